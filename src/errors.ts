@@ -1,0 +1,64 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The closed set of `extensions.code` values on GraphQL errors, i.e. errors about the request.
+ * Errors of the SQL itself are not request errors: they end the job FAILED_WITH_ERROR with a
+ * `JobErrorCode` in `Job.error.code`. The README documents both sets.
+ */
+export const RequestErrorCode = {
+  /** The document is not valid GraphQL, or does not match the schema. */
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  /** An argument or variable is malformed: empty SQL, a bad cursor, a negative page size. */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** A configured limit was hit: SQL length, statements per job, page size, queued jobs. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** No job with this id. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The HTTP request itself is malformed (bad JSON body, wrong method or content type). */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** The server is shutting down and takes no new jobs. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** Anything unexpected; the details stay in the server's log. */
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+
+export type RequestErrorCode = (typeof RequestErrorCode)[keyof typeof RequestErrorCode];
+
+/** The closed set of `Job.error.code` values: why a job ended in a failure state. */
+export const JobErrorCode = {
+  SQL_SYNTAX_ERROR: 'SQL_SYNTAX_ERROR',
+  SQL_OBJECT_NOT_FOUND: 'SQL_OBJECT_NOT_FOUND',
+  SQL_BINDER_ERROR: 'SQL_BINDER_ERROR',
+  SQL_CONVERSION_ERROR: 'SQL_CONVERSION_ERROR',
+  SQL_CONSTRAINT_VIOLATION: 'SQL_CONSTRAINT_VIOLATION',
+  SQL_INVALID_INPUT: 'SQL_INVALID_INPUT',
+  SQL_PERMISSION_DENIED: 'SQL_PERMISSION_DENIED',
+  SQL_OUT_OF_MEMORY: 'SQL_OUT_OF_MEMORY',
+  SQL_TRANSACTION_CONFLICT: 'SQL_TRANSACTION_CONFLICT',
+  SQL_BINDING_MISMATCH: 'SQL_BINDING_MISMATCH',
+  SQL_ERROR: 'SQL_ERROR',
+  STATEMENT_TIMEOUT: 'STATEMENT_TIMEOUT',
+  QUERY_CANCELLED: 'QUERY_CANCELLED',
+  /** The server stopped while the job ran; the embedded engine's queries do not survive that. */
+  JOB_INTERRUPTED: 'JOB_INTERRUPTED',
+  /** The warehouse failed in a way that is not the SQL's fault. */
+  WAREHOUSE_ERROR: 'WAREHOUSE_ERROR',
+} as const;
+
+export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode];
+
+/** An error whose message is safe to show to the client, with its code. */
+export function requestError(
+  code: RequestErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${String(value)}`);
+  }
+}

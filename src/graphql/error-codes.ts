@@ -1,0 +1,34 @@
+import { GraphQLError } from 'graphql';
+import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import { RequestErrorCode } from '../errors.ts';
+
+type ResultHook = Parameters<typeof handleStreamOrSingleExecutionResult>[1];
+
+/**
+ * Every error a client sees carries an `extensions.code` from the closed set in errors.ts. Yoga
+ * codes parse, validation and HTTP errors, and masks unexpected ones as INTERNAL_SERVER_ERROR;
+ * graphql-js leaves variable coercion errors ("Variable $x got invalid value") without a code.
+ * An error without a path never reached a resolver, so it is about the request's input.
+ */
+export function useErrorCodes(): Plugin {
+  const addCodes: ResultHook = ({ result, setResult }) => {
+    if (!result.errors?.some((e) => e.extensions?.['code'] === undefined)) return;
+    setResult({ ...result, errors: result.errors.map(withCode) });
+  };
+  return {
+    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, addCodes) }),
+    onSubscribe: () => ({
+      onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, addCodes),
+    }),
+  };
+}
+
+function withCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.['code'] !== undefined) return error;
+  const code = error.path ? RequestErrorCode.INTERNAL_SERVER_ERROR : RequestErrorCode.BAD_USER_INPUT;
+  return new GraphQLError(error.message, {
+    ...(error.nodes ? { nodes: error.nodes } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    extensions: { ...error.extensions, code },
+  });
+}

@@ -1,0 +1,94 @@
+import { RequestErrorCode, requestError } from '../errors.ts';
+import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
+import { isDone, isFailed, isTerminal } from '../jobs/status.ts';
+import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
+import type { Resolvers } from './generated.ts';
+import { DateTimeScalar, JSONScalar } from './scalars.ts';
+
+/** Jobs list pages are small and fixed: the limits that matter for results do not apply. */
+const DEFAULT_JOBS_PAGE = 20;
+const MAX_JOBS_PAGE = 100;
+
+export const resolvers: Resolvers = {
+  DateTime: DateTimeScalar,
+  JSON: JSONScalar,
+
+  Query: {
+    job: (_, { id }, { jobs }) => jobs.get(id),
+    jobs: async (_, { first, after, filter }, { jobs }) => {
+      const size = pageSize(first, DEFAULT_JOBS_PAGE, MAX_JOBS_PAGE);
+      const before = after ? decodeCursor('job', after, 'after') : null;
+      const page = await jobs.list(
+        {
+          ...(filter?.status ? { status: filter.status } : {}),
+          ...(filter?.tag != null ? { tag: filter.tag } : {}),
+          ...(filter?.submittedAfter ? { submittedAfter: filter.submittedAfter } : {}),
+          ...(filter?.submittedBefore ? { submittedBefore: filter.submittedBefore } : {}),
+        },
+        size,
+        before,
+      );
+      const edges = page.jobs.map((job) => ({ cursor: encodeCursor('job', job.seq), node: job }));
+      return {
+        edges,
+        nodes: page.jobs,
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+      };
+    },
+  },
+
+  Mutation: {
+    submitQuery: async (_, { input }, { jobs }) => ({ job: await jobs.submit(input) }),
+    cancelJob: async (_, { id }, { jobs }) => ({ job: await jobs.cancel(id) }),
+  },
+
+  Subscription: {
+    jobStatus: {
+      /**
+       * Listen first, then read the stored job: a transition in between is on the stream, and the
+       * sequence check drops what the snapshot already showed. Completes after a terminal state.
+       */
+      subscribe: async function* (_, { id }, { jobs, bus }) {
+        const stream = bus.subscribe(id);
+        try {
+          const job = await jobs.get(id);
+          if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+          yield eventOf(job);
+          if (isTerminal(job.status)) return;
+          let last = job.sequence;
+          for await (const event of stream) {
+            if (event.sequence <= last) continue;
+            last = event.sequence;
+            yield event;
+            if (isTerminal(event.status)) return;
+          }
+        } finally {
+          await stream.return?.();
+        }
+      },
+      resolve: (event: JobStatusEvent) => event,
+    },
+  },
+
+  Job: {
+    isDone: (job) => isDone(job.status),
+    isFailed: (job) => isFailed(job.status),
+    isTerminal: (job) => isTerminal(job.status),
+    result: async (job, { first, after }, { warehouse, limits }) => {
+      if (job.status !== 'SUCCESS' || !job.queryId) return null;
+      const limit = pageSize(first, limits.defaultPageSize, limits.maxPageSize);
+      const offset = after ? decodeCursor('row', after, 'after') : 0;
+      return warehouse.readResult(job.queryId, offset, limit);
+    },
+  },
+
+  ResultPage: {
+    pageInfo: (page) => {
+      const end = page.offset + page.rows.length;
+      return {
+        hasNextPage: end < page.totalRows,
+        endCursor: page.rows.length > 0 ? encodeCursor('row', end) : null,
+      };
+    },
+  },
+};

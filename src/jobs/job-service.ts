@@ -1,0 +1,352 @@
+import { randomUUID } from 'node:crypto';
+import { JobErrorCode, RequestErrorCode, requestError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
+import { eventOf, type Job, type JsonValue } from './job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore } from './job-store.ts';
+import { Poller } from './poller.ts';
+import { splitStatements } from './sql-statements.ts';
+import { canTransition, isTerminal, type JobStatus } from './status.ts';
+
+export interface JobLimits {
+  maxConcurrentJobs: number;
+  maxQueuedJobs: number;
+  maxSqlLength: number;
+  maxStatements: number;
+  maxBindings: number;
+  defaultTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+}
+
+export interface SubmitInput {
+  sql: string;
+  bindings?: readonly unknown[] | null;
+  tag?: string | null;
+  timeoutSeconds?: number | null;
+}
+
+const MAX_TAG_LENGTH = 256;
+/** How often a transition is retried when a concurrent writer moved the job first. */
+const CAS_ATTEMPTS = 5;
+
+/**
+ * The jobs: submit, cancel, read, and the one place that changes a job's status (`#transition`).
+ * Jobs wait QUEUED in the store until a slot is free (at most `maxConcurrentJobs` dispatched at
+ * once), are then handed to the warehouse, and are driven to their end by the poller.
+ */
+export class JobService {
+  readonly #store: JobStore;
+  readonly #warehouse: Warehouse;
+  readonly #bus: EventBus;
+  readonly #limits: JobLimits;
+  readonly #log: Logger;
+  readonly poller: Poller;
+  /** Jobs handed to the warehouse and not yet terminal. */
+  readonly #running = new Set<string>();
+  #pumping: Promise<void> | null = null;
+  #pumpAgain = false;
+  #accepting = true;
+  #settled = new Set<() => void>();
+
+  constructor(deps: {
+    store: JobStore;
+    warehouse: Warehouse;
+    bus: EventBus;
+    limits: JobLimits;
+    pollBackoffMs: readonly number[];
+    logger: Logger;
+  }) {
+    this.#store = deps.store;
+    this.#warehouse = deps.warehouse;
+    this.#bus = deps.bus;
+    this.#limits = deps.limits;
+    this.#log = deps.logger;
+    this.poller = new Poller({
+      warehouse: deps.warehouse,
+      backoffMs: deps.pollBackoffMs,
+      onState: (jobId, state) => this.#applyWarehouseState(jobId, state),
+      onError: (error) => this.#log.error({ err: error }, 'poller tick failed'),
+    });
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Picks up after a restart: jobs never handed to the warehouse wait to run again; jobs that were
+   * are polled, and a warehouse that forgot them (the embedded one) ends them JOB_INTERRUPTED.
+   */
+  async recover(): Promise<void> {
+    for (const job of await this.#store.listUnfinished()) {
+      if (!job.dispatchedAt) {
+        if (job.status === 'ABORTING') await this.#finishCancel(job);
+        continue;
+      }
+      this.#running.add(job.id);
+      if (job.queryId) this.poller.track(job.id, job.queryId);
+      else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
+    }
+    this.#pump();
+  }
+
+  async submit(input: SubmitInput): Promise<Job> {
+    if (!this.#accepting) {
+      throw requestError(RequestErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down and takes no new jobs');
+    }
+    const { statements, bindings, tag, timeoutSeconds } = this.#validate(input);
+    if ((await this.#store.countWaiting()) >= this.#limits.maxQueuedJobs) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `Too many queued jobs (limit ${this.#limits.maxQueuedJobs}); try again later`,
+      );
+    }
+    const job = await this.#store.insert({
+      id: `job_${randomUUID().replaceAll('-', '')}`,
+      queryText: input.sql,
+      bindings,
+      tag,
+      timeoutSeconds,
+      statementCount: statements.length,
+      submittedAt: new Date(),
+    });
+    this.#log.info({ jobId: job.id, tag, statements: statements.length }, 'job submitted');
+    this.#bus.publish(eventOf(job));
+    this.#pump();
+    return job;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.#store.get(id);
+  }
+
+  async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
+    return this.#store.list(filter, first, beforeSeq);
+  }
+
+  /** Cancel is asynchronous: ABORTING now, ABORTED when the warehouse confirms. */
+  async cancel(id: string): Promise<Job> {
+    let job = await this.#store.get(id);
+    if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+    if (isTerminal(job.status) || job.status === 'ABORTING') return job;
+    job = await this.#transition(job, 'ABORTING', {});
+    if (job.status !== 'ABORTING') return job; // it ended on its own meanwhile
+    this.#log.info({ jobId: job.id }, 'job cancel requested');
+    if (!job.dispatchedAt) return this.#finishCancel(job);
+    if (job.queryId) await this.#warehouse.cancel(job.queryId);
+    // Without a query id yet, #dispatch cancels as soon as the warehouse returns one.
+    return job;
+  }
+
+  /** Stops taking jobs; waits up to `graceMs` for running jobs, then interrupts the rest. */
+  async drain(graceMs: number): Promise<void> {
+    this.#accepting = false;
+    await this.#pumping;
+    if (this.#running.size > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          if (this.#running.size === 0) finish();
+        };
+        const timer = setTimeout(() => finish(), graceMs);
+        const finish = (): void => {
+          clearTimeout(timer);
+          this.#settled.delete(done);
+          resolve();
+        };
+        this.#settled.add(done);
+      });
+    }
+    await this.poller.stop();
+    for (const id of this.#running) {
+      const job = await this.#store.get(id);
+      if (job && !isTerminal(job.status) && this.#warehouse.forgetsOnRestart) {
+        await this.#interrupted(job, 'The server shut down while this job was running');
+      }
+    }
+  }
+
+  #validate(input: SubmitInput): {
+    statements: string[];
+    bindings: JsonValue[];
+    tag: string | null;
+    timeoutSeconds: number;
+  } {
+    const limits = this.#limits;
+    if (input.sql.length > limits.maxSqlLength) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `sql is ${input.sql.length} characters long; the limit is ${limits.maxSqlLength}`,
+      );
+    }
+    const statements = splitStatements(input.sql);
+    if (statements.length === 0) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, 'sql holds no statement', { argument: 'input.sql' });
+    }
+    if (statements.length > limits.maxStatements) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `sql holds ${statements.length} statements; the limit is ${limits.maxStatements}`,
+      );
+    }
+    const bindings = (input.bindings ?? []).map((value, i) => {
+      if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return value as JsonValue;
+      throw requestError(
+        RequestErrorCode.BAD_USER_INPUT,
+        `bindings[${i}] must be a string, number, boolean or null`,
+        { argument: 'input.bindings' },
+      );
+    });
+    if (bindings.length > limits.maxBindings) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `${bindings.length} bindings given; the limit is ${limits.maxBindings}`,
+      );
+    }
+    const tag = input.tag ?? null;
+    if (tag !== null && tag.length > MAX_TAG_LENGTH) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, `tag is longer than ${MAX_TAG_LENGTH} characters`, {
+        argument: 'input.tag',
+      });
+    }
+    const timeoutSeconds = input.timeoutSeconds ?? limits.defaultTimeoutSeconds;
+    if (timeoutSeconds < 1) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, 'timeoutSeconds must be at least 1', {
+        argument: 'input.timeoutSeconds',
+      });
+    }
+    if (timeoutSeconds > limits.maxTimeoutSeconds) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `timeoutSeconds is ${timeoutSeconds}; the limit is ${limits.maxTimeoutSeconds}`,
+      );
+    }
+    return { statements, bindings, tag, timeoutSeconds };
+  }
+
+  /** Hands waiting jobs to the warehouse while slots are free. One pump runs at a time. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = (async () => {
+      do {
+        this.#pumpAgain = false;
+        const free = this.#limits.maxConcurrentJobs - this.#running.size;
+        if (free <= 0 || !this.#accepting) break;
+        for (const job of await this.#store.listWaiting(free)) await this.#dispatch(job);
+      } while (this.#pumpAgain);
+    })()
+      .catch((error: unknown) => this.#log.error({ err: error }, 'dispatch failed'))
+      .finally(() => {
+        this.#pumping = null;
+        if (this.#pumpAgain) this.#pump();
+      });
+  }
+
+  async #dispatch(waiting: Job): Promise<void> {
+    const job = await this.#store.claim(waiting.id, new Date());
+    if (!job) return; // cancelled meanwhile
+    this.#running.add(job.id);
+    let queryId: string;
+    try {
+      queryId = await this.#warehouse.submit({
+        jobId: job.id,
+        statements: splitStatements(job.queryText),
+        bindings: job.bindings,
+        timeoutSeconds: job.timeoutSeconds ?? this.#limits.defaultTimeoutSeconds,
+        tag: job.tag,
+      });
+    } catch (error) {
+      this.#log.error({ err: error, jobId: job.id }, 'warehouse refused the job');
+      const current = await this.#store.get(job.id);
+      if (current) {
+        await this.#transition(current, 'FAILED_WITH_INCIDENT', {
+          endedAt: new Date(),
+          error: { code: JobErrorCode.WAREHOUSE_ERROR, sqlState: null, message: 'The warehouse did not accept the job' },
+        });
+      }
+      return;
+    }
+    const updated = await this.#store.update(job.id, { queryId });
+    this.poller.track(job.id, queryId);
+    if (updated?.status === 'ABORTING') await this.#warehouse.cancel(queryId);
+  }
+
+  /** The poller's callback: turns what the warehouse said into transitions. True when done. */
+  async #applyWarehouseState(jobId: string, state: QueryState | undefined): Promise<boolean> {
+    let job = await this.#store.get(jobId);
+    if (!job || isTerminal(job.status)) return true;
+    if (!state) {
+      if (!this.#warehouse.forgetsOnRestart) return false;
+      await this.#interrupted(job, 'The server restarted while this job was running; the embedded warehouse does not keep running queries across restarts');
+      return true;
+    }
+    const patch: JobPatch = {
+      ...(state.startedAt && !job.startedAt ? { startedAt: state.startedAt } : {}),
+      progress: state.progress,
+    };
+    // A query that ran and ended between two polls still shows RUNNING first, with its real start.
+    if (state.startedAt && !job.startedAt && isTerminal(state.status) && job.status !== 'ABORTING') {
+      job = await this.#transition(job, 'RUNNING', patch, state.startedAt);
+    }
+    let target: JobStatus = state.status;
+    // ABORTING holds until the warehouse reports an end.
+    if (job.status === 'ABORTING' && !isTerminal(target)) target = 'ABORTING';
+    if (target !== job.status) {
+      job = await this.#transition(job, target, {
+        ...patch,
+        ...(isTerminal(target) ? { endedAt: state.endedAt ?? new Date(), error: state.error, dml: state.dml } : {}),
+      });
+    } else if (JSON.stringify(state.progress) !== JSON.stringify(job.progress)) {
+      job = (await this.#store.update(job.id, patch)) ?? job;
+    }
+    return isTerminal(job.status);
+  }
+
+  async #finishCancel(job: Job): Promise<Job> {
+    return this.#transition(job, 'ABORTED', {
+      endedAt: new Date(),
+      error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
+    });
+  }
+
+  async #interrupted(job: Job, message: string): Promise<void> {
+    await this.#transition(job, 'FAILED_WITH_INCIDENT', {
+      endedAt: new Date(),
+      error: { code: JobErrorCode.JOB_INTERRUPTED, sqlState: null, message },
+    });
+  }
+
+  /**
+   * The one writer of job status. Checks the transition table, writes it as a compare-and-set on
+   * the job's sequence (re-reading and re-checking when another writer won), and publishes it.
+   * Returns the job as it now is, whether or not this transition applied.
+   */
+  async #transition(job: Job, to: JobStatus, patch: JobPatch, at: Date = new Date()): Promise<Job> {
+    let current = job;
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      if (!canTransition(current.status, to)) return current;
+      const next = await this.#store.transition(current.id, current.sequence, to, at, patch);
+      if (next) {
+        this.#log.info({ jobId: next.id, from: current.status, to, sequence: next.sequence }, 'job transition');
+        this.#bus.publish(eventOf(next));
+        if (isTerminal(to)) this.#ended(next.id);
+        return next;
+      }
+      const reread = await this.#store.get(current.id);
+      if (!reread) return current;
+      current = reread;
+    }
+    this.#log.warn({ jobId: job.id, to }, 'transition gave up after repeated conflicts');
+    return current;
+  }
+
+  #ended(jobId: string): void {
+    if (this.#running.delete(jobId)) {
+      for (const settled of this.#settled) settled();
+      this.#pump();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { DmlCounts, Job, JobError, JobProgress, JsonValue } from './job.ts';
+import type { JobStatus } from './status.ts';
+
+export interface NewJob {
+  id: string;
+  queryText: string;
+  bindings: JsonValue[];
+  tag: string | null;
+  timeoutSeconds: number | null;
+  statementCount: number;
+  submittedAt: Date;
+}
+
+/** Fields that change without being a transition, or together with one. */
+export interface JobPatch {
+  queryId?: string;
+  dispatchedAt?: Date;
+  startedAt?: Date;
+  endedAt?: Date;
+  error?: JobError | null;
+  progress?: JobProgress | null;
+  dml?: DmlCounts | null;
+}
+
+export interface JobFilter {
+  status?: readonly JobStatus[];
+  tag?: string;
+  submittedAfter?: Date;
+  submittedBefore?: Date;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  hasNextPage: boolean;
+}
+
+/**
+ * Where jobs live. Every method is async so that a networked store (PostgreSQL) fits the same port.
+ * `transition` is a compare-and-set on the job's `sequence`: a poll racing a cancel cannot both win.
+ */
+export interface JobStore {
+  insert(job: NewJob): Promise<Job>;
+  get(id: string): Promise<Job | null>;
+  /** Newest first; `beforeSeq` is the cursor of the last job of the previous page. */
+  list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage>;
+  /** Moves the job to `to` if its sequence is still `expectedSequence`; null when it moved on. */
+  transition(id: string, expectedSequence: number, to: JobStatus, at: Date, patch: JobPatch): Promise<Job | null>;
+  update(id: string, patch: JobPatch): Promise<Job | null>;
+  /**
+   * Marks a QUEUED job as handed to the warehouse, if no one did yet and it was not cancelled.
+   * Null when the claim lost. Recorded before the warehouse sees the query: a job without
+   * `dispatchedAt` has certainly not run, so it can be run after a restart.
+   */
+  claim(id: string, at: Date): Promise<Job | null>;
+  /** Jobs not yet in a terminal state, oldest first. */
+  listUnfinished(): Promise<Job[]>;
+  /** QUEUED jobs never handed to the warehouse, oldest first. */
+  listWaiting(limit: number): Promise<Job[]>;
+  countWaiting(): Promise<number>;
+  close(): Promise<void>;
+}

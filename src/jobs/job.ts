@@ -1,0 +1,68 @@
+import type { JobStatus } from './status.ts';
+
+/** A JSON value as it crosses the API: a binding or a result cell. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Why a job failed, in the closed set of job error codes (see errors.ts `JobErrorCode`). */
+export interface JobError {
+  code: string;
+  sqlState: string | null;
+  message: string;
+}
+
+export interface DmlCounts {
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsDeleted: number;
+}
+
+export interface JobProgress {
+  percentage: number | null;
+  rowsProcessed: number | null;
+  totalRowsToProcess: number | null;
+}
+
+/** A job as the JobStore keeps it; the GraphQL `Job` type maps onto this. */
+export interface Job {
+  id: string;
+  /** Monotonic insertion order; the `jobs` connection's cursor. */
+  seq: number;
+  queryId: string | null;
+  queryText: string;
+  bindings: JsonValue[];
+  tag: string | null;
+  timeoutSeconds: number | null;
+  statementCount: number;
+  status: JobStatus;
+  previousStatus: JobStatus | null;
+  /** Bumped by every transition; the first state (QUEUED) is 1. */
+  sequence: number;
+  statusChangedAt: Date;
+  submittedAt: Date;
+  /** When the job was handed to the warehouse; a job without it has certainly not run. */
+  dispatchedAt: Date | null;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  error: JobError | null;
+  progress: JobProgress | null;
+  dml: DmlCounts | null;
+}
+
+/** One transition of one job, as published to subscribers. */
+export interface JobStatusEvent {
+  job: Job;
+  status: JobStatus;
+  previousStatus: JobStatus | null;
+  sequence: number;
+  at: Date;
+}
+
+export function eventOf(job: Job): JobStatusEvent {
+  return {
+    job,
+    status: job.status,
+    previousStatus: job.previousStatus,
+    sequence: job.sequence,
+    at: job.statusChangedAt,
+  };
+}

@@ -1,0 +1,129 @@
+import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
+
+export interface PollerOptions {
+  warehouse: Warehouse;
+  /**
+   * Delay before each check of a job, by how many checks it already had; the last value repeats.
+   * The default mirrors the Snowflake connectors: 0.5 s × 1, 1, 2, 3, 4, 8, 10.
+   */
+  backoffMs: readonly number[];
+  /** Applies what the warehouse said of one job; returns true when the job needs no more checks. */
+  onState: (jobId: string, state: QueryState | undefined) => Promise<boolean>;
+  onError: (error: unknown) => void;
+}
+
+interface Tracked {
+  jobId: string;
+  checks: number;
+  dueAt: number;
+}
+
+/**
+ * The one polling loop of a process. Each tick asks the warehouse, in a single call, for the status
+ * of the active jobs that are due; subscribers never add calls, because they listen to the event
+ * bus, not to the poller. With nothing tracked no timer is armed. An adapter that learns of a
+ * change (DuckDB when a query starts or settles) nudges the job, which makes it due at once.
+ *
+ * Modes: idle (no timer), waiting (one timer for the earliest due job), ticking (one tick in
+ * flight; it reschedules when it ends, so ticks never overlap and a nudge made meanwhile is kept).
+ */
+export class Poller {
+  readonly #options: PollerOptions;
+  readonly #tracked = new Map<string, Tracked>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerDueAt = Infinity;
+  #tick: Promise<void> | null = null;
+  #stopped = false;
+  readonly #removeListener: () => void;
+  /** Warehouse status calls made, and query ids asked about; for tests and benchmarks. */
+  readonly stats = { statusCalls: 0, queriesChecked: 0, ticks: 0 };
+
+  constructor(options: PollerOptions) {
+    this.#options = options;
+    this.#removeListener = options.warehouse.onChange((queryId) => this.nudge(queryId));
+  }
+
+  get trackedCount(): number {
+    return this.#tracked.size;
+  }
+
+  track(jobId: string, queryId: string): void {
+    if (this.#stopped) return;
+    this.#tracked.set(queryId, { jobId, checks: 0, dueAt: Date.now() + this.#delay(0) });
+    this.#schedule();
+  }
+
+  /** Check this query at once (an adapter saw it change). */
+  nudge(queryId: string): void {
+    const entry = this.#tracked.get(queryId);
+    if (!entry || this.#stopped) return;
+    entry.dueAt = 0;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#removeListener();
+    this.#clearTimer();
+    await this.#tick;
+    this.#tracked.clear();
+  }
+
+  #delay(checks: number): number {
+    const backoff = this.#options.backoffMs;
+    return backoff[Math.min(checks, backoff.length - 1)] ?? 1000;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerDueAt = Infinity;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#tick) return; // the tick reschedules when it ends
+    let next = Infinity;
+    for (const entry of this.#tracked.values()) next = Math.min(next, entry.dueAt);
+    if (next === Infinity) return this.#clearTimer();
+    if (this.#timer && this.#timerDueAt <= next) return;
+    this.#clearTimer();
+    this.#timerDueAt = next;
+    this.#timer = setTimeout(() => this.#runTick(), Math.max(0, next - Date.now()));
+  }
+
+  #runTick(): void {
+    this.#clearTimer();
+    this.#tick = this.#check()
+      .catch((error: unknown) => this.#options.onError(error))
+      .finally(() => {
+        this.#tick = null;
+        this.#schedule();
+      });
+  }
+
+  async #check(): Promise<void> {
+    const now = Date.now();
+    const due = [...this.#tracked].filter(([, entry]) => entry.dueAt <= now);
+    if (due.length === 0) return;
+    this.stats.ticks += 1;
+    this.stats.statusCalls += 1;
+    this.stats.queriesChecked += due.length;
+    const states = await this.#options.warehouse.status(due.map(([queryId]) => queryId));
+    for (const [queryId, entry] of due) {
+      let finished = false;
+      try {
+        finished = await this.#options.onState(entry.jobId, states.get(queryId));
+      } catch (error) {
+        this.#options.onError(error);
+      }
+      if (finished) {
+        this.#tracked.delete(queryId);
+      } else if (entry.dueAt <= now) {
+        // Not nudged again while we worked: back off.
+        entry.checks += 1;
+        entry.dueAt = Date.now() + this.#delay(entry.checks);
+      }
+    }
+  }
+}

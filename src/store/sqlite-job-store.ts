@@ -1,0 +1,253 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { Job, JsonValue } from '../jobs/job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, NewJob } from '../jobs/job-store.ts';
+import { TERMINAL_STATUSES, type JobStatus } from '../jobs/status.ts';
+
+/**
+ * The embedded JobStore: one SQLite file (Node's built-in `node:sqlite`), WAL mode. A process crash
+ * (kill -9) loses no committed write; `synchronous=NORMAL` trades only a power loss's last commits.
+ */
+const MIGRATIONS = [
+  `CREATE TABLE jobs (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     query_id TEXT,
+     query_text TEXT NOT NULL,
+     bindings TEXT NOT NULL,
+     tag TEXT,
+     timeout_seconds INTEGER,
+     statement_count INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     previous_status TEXT,
+     sequence INTEGER NOT NULL,
+     status_changed_at INTEGER NOT NULL,
+     submitted_at INTEGER NOT NULL,
+     dispatched_at INTEGER,
+     started_at INTEGER,
+     ended_at INTEGER,
+     error TEXT,
+     progress TEXT,
+     dml TEXT
+   );
+   CREATE INDEX jobs_by_status ON jobs (status, seq);
+   CREATE INDEX jobs_by_tag ON jobs (tag, seq);`,
+];
+
+interface Row {
+  seq: number;
+  id: string;
+  query_id: string | null;
+  query_text: string;
+  bindings: string;
+  tag: string | null;
+  timeout_seconds: number | null;
+  statement_count: number;
+  status: string;
+  previous_status: string | null;
+  sequence: number;
+  status_changed_at: number;
+  submitted_at: number;
+  dispatched_at: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+  error: string | null;
+  progress: string | null;
+  dml: string | null;
+}
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function toJob(r: Row): Job {
+  return {
+    id: r.id,
+    seq: r.seq,
+    queryId: r.query_id,
+    queryText: r.query_text,
+    bindings: JSON.parse(r.bindings) as JsonValue[],
+    tag: r.tag,
+    timeoutSeconds: r.timeout_seconds,
+    statementCount: r.statement_count,
+    status: r.status as JobStatus,
+    previousStatus: r.previous_status as JobStatus | null,
+    sequence: r.sequence,
+    statusChangedAt: new Date(r.status_changed_at),
+    submittedAt: new Date(r.submitted_at),
+    dispatchedAt: date(r.dispatched_at),
+    startedAt: date(r.started_at),
+    endedAt: date(r.ended_at),
+    error: json(r.error),
+    progress: json(r.progress),
+    dml: json(r.dml),
+  };
+}
+
+/** Column assignments for a patch; undefined fields are left alone. */
+function patchColumns(patch: JobPatch): [string[], SQLInputValue[]] {
+  const sets: string[] = [];
+  const values: SQLInputValue[] = [];
+  const put = (column: string, value: SQLInputValue): void => {
+    sets.push(`${column} = ?`);
+    values.push(value);
+  };
+  if (patch.queryId !== undefined) put('query_id', patch.queryId);
+  if (patch.dispatchedAt !== undefined) put('dispatched_at', patch.dispatchedAt.getTime());
+  if (patch.startedAt !== undefined) put('started_at', patch.startedAt.getTime());
+  if (patch.endedAt !== undefined) put('ended_at', patch.endedAt.getTime());
+  if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
+  if (patch.progress !== undefined) put('progress', patch.progress && JSON.stringify(patch.progress));
+  if (patch.dml !== undefined) put('dml', patch.dml && JSON.stringify(patch.dml));
+  return [sets, values];
+}
+
+const TERMINAL_LIST = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
+
+export class SqliteJobStore implements JobStore {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(file: string) {
+    this.#db = new DatabaseSync(file);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const row = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+    for (let v = row.user_version; v < MIGRATIONS.length; v++) {
+      this.#db.exec('BEGIN');
+      this.#db.exec(MIGRATIONS[v] ?? '');
+      this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  /** Prepared once per distinct SQL text (a filter combination makes its own). */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #one(sql: string, ...params: SQLInputValue[]): Job | null {
+    const row = this.#prepare(sql).get(...params) as Row | undefined;
+    return row ? toJob(row) : null;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Job[] {
+    return (this.#prepare(sql).all(...params) as unknown as Row[]).map(toJob);
+  }
+
+  async insert(job: NewJob): Promise<Job> {
+    const at = job.submittedAt.getTime();
+    const inserted = this.#one(
+      `INSERT INTO jobs (id, query_text, bindings, tag, timeout_seconds, statement_count, status,
+                         previous_status, sequence, status_changed_at, submitted_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', NULL, 1, ?, ?) RETURNING *`,
+      job.id,
+      job.queryText,
+      JSON.stringify(job.bindings),
+      job.tag,
+      job.timeoutSeconds,
+      job.statementCount,
+      at,
+      at,
+    );
+    if (!inserted) throw new Error('insert returned no row');
+    return inserted;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE id = ?', id);
+  }
+
+  async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (beforeSeq !== null) {
+      where.push('seq < ?');
+      params.push(beforeSeq);
+    }
+    if (filter.status && filter.status.length > 0) {
+      where.push(`status IN (${filter.status.map(() => '?').join(', ')})`);
+      params.push(...filter.status);
+    }
+    if (filter.tag !== undefined) {
+      where.push('tag = ?');
+      params.push(filter.tag);
+    }
+    if (filter.submittedAfter) {
+      where.push('submitted_at > ?');
+      params.push(filter.submittedAfter.getTime());
+    }
+    if (filter.submittedBefore) {
+      where.push('submitted_at < ?');
+      params.push(filter.submittedBefore.getTime());
+    }
+    const jobs = this.#all(
+      `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
+      ...params,
+      first + 1,
+    );
+    return { jobs: jobs.slice(0, first), hasNextPage: jobs.length > first };
+  }
+
+  async transition(
+    id: string,
+    expectedSequence: number,
+    to: JobStatus,
+    at: Date,
+    patch: JobPatch,
+  ): Promise<Job | null> {
+    const [sets, values] = patchColumns(patch);
+    return this.#one(
+      `UPDATE jobs SET previous_status = status, status = ?, sequence = sequence + 1, status_changed_at = ?
+              ${sets.map((s) => `, ${s}`).join('')}
+       WHERE id = ? AND sequence = ? RETURNING *`,
+      to,
+      at.getTime(),
+      ...values,
+      id,
+      expectedSequence,
+    );
+  }
+
+  async update(id: string, patch: JobPatch): Promise<Job | null> {
+    const [sets, values] = patchColumns(patch);
+    if (sets.length === 0) return this.get(id);
+    return this.#one(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? RETURNING *`, ...values, id);
+  }
+
+  async claim(id: string, at: Date): Promise<Job | null> {
+    return this.#one(
+      `UPDATE jobs SET dispatched_at = ? WHERE id = ? AND status = 'QUEUED' AND dispatched_at IS NULL RETURNING *`,
+      at.getTime(),
+      id,
+    );
+  }
+
+  async listUnfinished(): Promise<Job[]> {
+    return this.#all(`SELECT * FROM jobs WHERE status NOT IN (${TERMINAL_LIST}) ORDER BY seq`);
+  }
+
+  async listWaiting(limit: number): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL ORDER BY seq LIMIT ?`,
+      limit,
+    );
+  }
+
+  async countWaiting(): Promise<number> {
+    const row = this.#prepare(
+      `SELECT count(*) AS n FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL`,
+    ).get() as { n: number };
+    return row.n;
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

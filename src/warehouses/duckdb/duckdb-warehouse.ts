@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBValue,
+  StatementType,
+} from '@duckdb/node-api';
+import { JobErrorCode } from '../../errors.ts';
+import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
+import type { ResultStore } from '../../results/result-store.ts';
+import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
+import { jobErrorFromDuckDB } from './duckdb-errors.ts';
+
+/**
+ * Statement kinds user SQL may run. The rest reach the host's files or the engine's setup (COPY,
+ * EXPORT, ATTACH, INSTALL/LOAD, ...); the locked configuration blocks most of them already, but
+ * not all: DuckDB lets SQL write into the database's own WAL file and into the allowed directories.
+ */
+const ALLOWED_STATEMENTS: ReadonlySet<StatementType> = new Set([
+  StatementType.SELECT,
+  StatementType.INSERT,
+  StatementType.UPDATE,
+  StatementType.DELETE,
+  StatementType.MERGE_INTO,
+  StatementType.EXPLAIN,
+  StatementType.CREATE,
+  StatementType.ALTER,
+  StatementType.DROP,
+  StatementType.TRANSACTION,
+  StatementType.ANALYZE,
+  StatementType.VARIABLE_SET,
+  StatementType.CREATE_FUNC,
+  StatementType.PRAGMA,
+  StatementType.CALL,
+  StatementType.SET,
+  StatementType.PREPARE,
+  StatementType.EXECUTE,
+  StatementType.VACUUM,
+]);
+
+interface Query {
+  state: QueryState;
+  connection: DuckDBConnection | null;
+  /** Why the engine was interrupted, once it was. */
+  stopReason: 'cancel' | 'timeout' | null;
+}
+
+class StatementError extends Error {
+  readonly jobError: JobError;
+  constructor(jobError: JobError) {
+    super(jobError.message);
+    this.jobError = jobError;
+  }
+}
+
+/** How long a finished query's state stays in memory for the poller to read. */
+const FORGET_AFTER_MS = 10 * 60_000;
+
+const MERGE_COUNT_COLUMNS: Column[] = [
+  { name: 'number of rows inserted', type: 'BIGINT', nullable: false },
+  { name: 'number of rows updated', type: 'BIGINT', nullable: false },
+  { name: 'number of rows deleted', type: 'BIGINT', nullable: false },
+];
+
+/**
+ * The embedded warehouse: a hardened DuckDB file in this process. Queries run on DuckDB's own
+ * threads (off the event loop), each job on a fresh connection so no session state (temporary
+ * tables, variables, an open transaction) leaks from one job to the next. Results stream chunk by
+ * chunk into the ResultStore. The job service bounds how many jobs run at once.
+ */
+export class DuckDBWarehouse implements Warehouse {
+  readonly name = 'duckdb';
+  readonly forgetsOnRestart = true;
+  readonly #instance: DuckDBInstance;
+  readonly #results: ResultStore;
+  readonly #queries = new Map<string, Query>();
+  readonly #listeners = new Set<(queryId: string) => void>();
+
+  constructor(instance: DuckDBInstance, results: ResultStore) {
+    this.#instance = instance;
+    this.#results = results;
+  }
+
+  async submit(request: SubmitRequest): Promise<string> {
+    const queryId = randomUUID();
+    const query: Query = {
+      state: { status: 'QUEUED', startedAt: null, endedAt: null, error: null, progress: null, dml: null },
+      connection: null,
+      stopReason: null,
+    };
+    this.#queries.set(queryId, query);
+    void this.#run(queryId, query, request);
+    return queryId;
+  }
+
+  async status(queryIds: readonly string[]): Promise<Map<string, QueryState>> {
+    const states = new Map<string, QueryState>();
+    for (const id of queryIds) {
+      const query = this.#queries.get(id);
+      if (query) states.set(id, { ...query.state });
+    }
+    return states;
+  }
+
+  async cancel(queryId: string): Promise<void> {
+    const query = this.#queries.get(queryId);
+    if (!query || query.stopReason) return;
+    query.stopReason = 'cancel';
+    query.connection?.interrupt();
+  }
+
+  async readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
+    return this.#results.read(queryId, offset, limit);
+  }
+
+  onChange(listener: (queryId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    for (const query of this.#queries.values()) {
+      query.stopReason ??= 'cancel';
+      query.connection?.interrupt();
+    }
+    this.#instance.closeSync();
+  }
+
+  #changed(queryId: string, query: Query, patch: Partial<QueryState>): void {
+    query.state = { ...query.state, ...patch };
+    for (const listener of this.#listeners) listener(queryId);
+  }
+
+  async #run(queryId: string, query: Query, request: SubmitRequest): Promise<void> {
+    let connection: DuckDBConnection | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      connection = await this.#instance.connect();
+      query.connection = connection;
+      if (query.stopReason) throw new Error('stopped before start');
+      this.#changed(queryId, query, { status: 'RUNNING', startedAt: new Date() });
+      timer = setTimeout(() => {
+        query.stopReason ??= 'timeout';
+        connection?.interrupt();
+      }, request.timeoutSeconds * 1000);
+      const dml = await this.#runStatements(queryId, query, connection, request);
+      this.#changed(queryId, query, { status: 'SUCCESS', endedAt: new Date(), dml });
+    } catch (error) {
+      const state = this.#failure(query, error);
+      this.#changed(queryId, query, { ...state, endedAt: new Date() });
+    } finally {
+      clearTimeout(timer);
+      query.connection = null;
+      connection?.closeSync();
+      // The poller reads the final state within milliseconds; keep it long enough for any retry.
+      setTimeout(() => this.#queries.delete(queryId), FORGET_AFTER_MS).unref();
+    }
+  }
+
+  #failure(query: Query, error: unknown): Pick<QueryState, 'status' | 'error'> {
+    if (query.stopReason === 'cancel') {
+      return {
+        status: 'ABORTED',
+        error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
+      };
+    }
+    if (query.stopReason === 'timeout') {
+      return {
+        status: 'FAILED_WITH_ERROR',
+        error: {
+          code: JobErrorCode.STATEMENT_TIMEOUT,
+          sqlState: '57014',
+          message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
+        },
+      };
+    }
+    return {
+      status: 'FAILED_WITH_ERROR',
+      error: error instanceof StatementError ? error.jobError : jobErrorFromDuckDB(error),
+    };
+  }
+
+  /**
+   * Runs the statements in order. Bindings are consumed left to right by each statement's
+   * parameters. The last statement's rows become the result; DML counts add up over all.
+   */
+  async #runStatements(
+    queryId: string,
+    query: Query,
+    connection: DuckDBConnection,
+    request: SubmitRequest,
+  ): Promise<DmlCounts | null> {
+    let dml: DmlCounts | null = null;
+    let nextBinding = 0;
+    const count = request.statements.length;
+    for (const [index, text] of request.statements.entries()) {
+      if (query.stopReason) throw new Error('interrupted');
+      let prepared = await connection.prepare(text);
+      const type = prepared.statementType;
+      if (!ALLOWED_STATEMENTS.has(type)) {
+        throw new StatementError({
+          code: JobErrorCode.SQL_PERMISSION_DENIED,
+          sqlState: '42501',
+          message: `Permission Error: ${StatementType[type]} statements are not allowed (statement ${index + 1})`,
+        });
+      }
+      const parameters = prepared.parameterCount;
+      const values = request.bindings.slice(nextBinding, nextBinding + parameters);
+      if (values.length < parameters) throw bindingMismatch(request.bindings.length, nextBinding + parameters);
+      nextBinding += parameters;
+
+      const isLast = index === count - 1;
+      // DuckDB's MERGE reports one total; RETURNING merge_action tells inserts, updates and deletes apart.
+      if (type === StatementType.MERGE_INTO && isPlainCount(prepared)) {
+        prepared.destroySync();
+        prepared = await connection.prepare(`${text}\nRETURNING merge_action`);
+        bind(prepared, values);
+        const counts = await countMerge(prepared);
+        dml = add(dml, counts);
+        if (isLast) this.#storeRows(queryId, MERGE_COUNT_COLUMNS, [[counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted]]);
+        continue;
+      }
+      bind(prepared, values);
+      const result = await prepared.stream();
+      dml = add(dml, dmlOf(type, result.rowsChanged));
+      if (!isLast) continue;
+      const columns: Column[] = result.columnNames().map((name, i) => ({
+        name,
+        type: result.columnType(i).toString(),
+        nullable: true,
+      }));
+      const writer = this.#results.create(queryId, columns);
+      try {
+        for await (const rows of result.yieldRowsJson()) writer.append(rows as JsonValue[][]);
+        writer.commit();
+      } catch (error) {
+        writer.abort();
+        throw error;
+      }
+    }
+    if (nextBinding < request.bindings.length) throw bindingMismatch(request.bindings.length, nextBinding);
+    return dml;
+  }
+
+  #storeRows(queryId: string, columns: Column[], rows: JsonValue[][]): void {
+    const writer = this.#results.create(queryId, columns);
+    writer.append(rows);
+    writer.commit();
+  }
+}
+
+function bindingMismatch(given: number, expected: number): StatementError {
+  return new StatementError({
+    code: JobErrorCode.SQL_BINDING_MISMATCH,
+    sqlState: '07001',
+    message: `The SQL has ${expected} parameter(s) but ${given} binding(s) were given`,
+  });
+}
+
+function bind(prepared: DuckDBPreparedStatement, values: JsonValue[]): void {
+  if (values.length > 0) prepared.bind(values as DuckDBValue[]);
+}
+
+function isPlainCount(prepared: DuckDBPreparedStatement): boolean {
+  return prepared.columnCount === 1 && prepared.columnName(0) === 'Count';
+}
+
+async function countMerge(prepared: DuckDBPreparedStatement): Promise<DmlCounts> {
+  const counts: DmlCounts = { rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0 };
+  const result = await prepared.stream();
+  for await (const rows of result.yieldRows()) {
+    for (const [action] of rows) {
+      if (action === 'INSERT') counts.rowsInserted += 1;
+      else if (action === 'UPDATE') counts.rowsUpdated += 1;
+      else if (action === 'DELETE') counts.rowsDeleted += 1;
+    }
+  }
+  return counts;
+}
+
+function dmlOf(type: StatementType, rowsChanged: number): DmlCounts | null {
+  switch (type) {
+    case StatementType.INSERT:
+      return { rowsInserted: rowsChanged, rowsUpdated: 0, rowsDeleted: 0 };
+    case StatementType.UPDATE:
+      return { rowsInserted: 0, rowsUpdated: rowsChanged, rowsDeleted: 0 };
+    case StatementType.DELETE:
+      return { rowsInserted: 0, rowsUpdated: 0, rowsDeleted: rowsChanged };
+    default:
+      return null;
+  }
+}
+
+function add(total: DmlCounts | null, more: DmlCounts | null): DmlCounts | null {
+  if (!more) return total;
+  if (!total) return more;
+  return {
+    rowsInserted: total.rowsInserted + more.rowsInserted,
+    rowsUpdated: total.rowsUpdated + more.rowsUpdated,
+    rowsDeleted: total.rowsDeleted + more.rowsDeleted,
+  };
+}

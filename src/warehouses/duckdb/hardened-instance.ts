@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+export interface DuckDBHardening {
+  /** The database file; its directory is created when missing. */
+  path: string;
+  /** Directories user SQL may read (read_csv, read_parquet, ...). Nothing else on the host. */
+  allowedDirs: string[];
+  memoryLimit: string;
+  threads: number;
+}
+
+const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * Opens the warehouse's DuckDB file configured for untrusted SQL, in the order DuckDB requires
+ * (measured on 1.5.6; see docs/ARCHITECTURE.md "Hardening"):
+ *  1. instance options: thread and memory limits, no spill directory (DuckDB silently allows user
+ *     SQL to write into it), no extension auto-install or auto-load, no community extensions,
+ *     no persistent secrets;
+ *  2. `allowed_directories` (only settable by SQL, and only before external access is off);
+ *  3. `enable_external_access = false`: no host files or network beyond those directories;
+ *  4. `lock_configuration = true`: user SQL can change none of the above.
+ * DuckDB's own advice is that these settings are defence in depth, not a sandbox; statement-level
+ * checks in duckdb-warehouse.ts add a second layer.
+ */
+export async function openHardenedInstance(options: DuckDBHardening): Promise<DuckDBInstance> {
+  fs.mkdirSync(path.dirname(options.path), { recursive: true });
+  const instance = await DuckDBInstance.create(options.path, {
+    threads: String(options.threads),
+    memory_limit: options.memoryLimit,
+    temp_directory: '',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    allow_community_extensions: 'false',
+    allow_unsigned_extensions: 'false',
+    allow_persistent_secrets: 'false',
+  });
+  const boot = await instance.connect();
+  try {
+    const dirs = options.allowedDirs.map((d) => quote(d.endsWith(path.sep) ? d : d + path.sep));
+    await boot.run(`SET allowed_directories = [${dirs.join(', ')}]`);
+    await boot.run('SET enable_external_access = false');
+    await boot.run('SET lock_configuration = true');
+  } finally {
+    boot.closeSync();
+  }
+  return instance;
+}

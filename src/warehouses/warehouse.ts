@@ -1,0 +1,59 @@
+import type { DmlCounts, JobError, JobProgress, JsonValue } from '../jobs/job.ts';
+import type { JobStatus } from '../jobs/status.ts';
+
+/**
+ * The port every warehouse adapter implements. Only plain data crosses it (ids, SQL text, JSON
+ * values, column metadata), so an adapter can live in another process and no driver type leaks.
+ */
+export interface SubmitRequest {
+  jobId: string;
+  /** The job's statements, already split (see jobs/sql-statements.ts). */
+  statements: string[];
+  bindings: JsonValue[];
+  timeoutSeconds: number;
+  tag: string | null;
+}
+
+/** What the warehouse knows of one query right now. */
+export interface QueryState {
+  status: JobStatus;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  error: JobError | null;
+  progress: JobProgress | null;
+  dml: DmlCounts | null;
+}
+
+export interface Column {
+  name: string;
+  type: string;
+  nullable: boolean;
+}
+
+export interface ResultPage {
+  columns: Column[];
+  rows: JsonValue[][];
+  totalRows: number;
+  /** Index of the first row of this page in the whole result. */
+  offset: number;
+}
+
+export interface Warehouse {
+  readonly name: string;
+  /** Hands the query to the engine and returns the engine's query id (Snowflake's UUID format). */
+  submit(request: SubmitRequest): Promise<string>;
+  /** The state of each query id asked for; an id the warehouse does not know is left out. */
+  status(queryIds: readonly string[]): Promise<Map<string, QueryState>>;
+  /** Asks the engine to stop the query; the outcome is reported through `status`. */
+  cancel(queryId: string): Promise<void>;
+  /** A page of a finished query's result, or null when the warehouse holds no result for it. */
+  readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null>;
+  /**
+   * Calls `listener` when the adapter learns that a query changed state, so that the poller asks at
+   * once instead of at its next tick. Returns the function that removes the listener.
+   */
+  onChange(listener: (queryId: string) => void): () => void;
+  /** Whether a query the warehouse has forgotten (after a restart) is lost for good. */
+  readonly forgetsOnRestart: boolean;
+  close(): Promise<void>;
+}
