@@ -32,9 +32,9 @@ const schema = z.object({
   JOBQL_MAX_SQL_LENGTH: int(1, 10_000_000).default(100_000),
   JOBQL_MAX_STATEMENTS: int(1, 10_000).default(100),
   JOBQL_MAX_BINDINGS: int(0, 100_000).default(1000),
-  JOBQL_DEFAULT_PAGE_SIZE: int(1, 100_000).default(100),
+  JOBQL_DEFAULT_PAGE_SIZE: int(1, 100_000).optional(),
   JOBQL_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
-  JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).default(3600),
+  JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).optional(),
   JOBQL_MAX_TIMEOUT_SECONDS: int(1, 604_800).default(86_400),
   JOBQL_POLL_BACKOFF_MS: z
     .string()
@@ -85,10 +85,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.JOBQL_DEFAULT_PAGE_SIZE > e.JOBQL_MAX_PAGE_SIZE) {
+  // An unset default follows a lowered maximum; an explicit one must fit under it.
+  const defaultPageSize = e.JOBQL_DEFAULT_PAGE_SIZE ?? Math.min(100, e.JOBQL_MAX_PAGE_SIZE);
+  const defaultTimeoutSeconds = e.JOBQL_DEFAULT_TIMEOUT_SECONDS ?? Math.min(3600, e.JOBQL_MAX_TIMEOUT_SECONDS);
+  if (defaultPageSize > e.JOBQL_MAX_PAGE_SIZE) {
     throw new ConfigError('Invalid configuration:\n  JOBQL_DEFAULT_PAGE_SIZE must not exceed JOBQL_MAX_PAGE_SIZE');
   }
-  if (e.JOBQL_DEFAULT_TIMEOUT_SECONDS > e.JOBQL_MAX_TIMEOUT_SECONDS) {
+  if (defaultTimeoutSeconds > e.JOBQL_MAX_TIMEOUT_SECONDS) {
     throw new ConfigError(
       'Invalid configuration:\n  JOBQL_DEFAULT_TIMEOUT_SECONDS must not exceed JOBQL_MAX_TIMEOUT_SECONDS',
     );
@@ -112,9 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSqlLength: e.JOBQL_MAX_SQL_LENGTH,
       maxStatements: e.JOBQL_MAX_STATEMENTS,
       maxBindings: e.JOBQL_MAX_BINDINGS,
-      defaultPageSize: e.JOBQL_DEFAULT_PAGE_SIZE,
+      defaultPageSize,
       maxPageSize: e.JOBQL_MAX_PAGE_SIZE,
-      defaultTimeoutSeconds: e.JOBQL_DEFAULT_TIMEOUT_SECONDS,
+      defaultTimeoutSeconds,
       maxTimeoutSeconds: e.JOBQL_MAX_TIMEOUT_SECONDS,
     },
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,

@@ -9,6 +9,8 @@ export const RequestErrorCode = {
   /** The document is not valid GraphQL, or does not match the schema. */
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  /** `operationName` names no operation of the document (or several and none chosen). */
+  OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
   /** An argument or variable is malformed: empty SQL, a bad cursor, a negative page size. */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   /** A configured limit was hit: SQL length, statements per job, page size, queued jobs. */
