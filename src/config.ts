@@ -36,6 +36,7 @@ const schema = z.object({
   JOBQL_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
   JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).optional(),
   JOBQL_MAX_TIMEOUT_SECONDS: int(1, 604_800).default(86_400),
+  JOBQL_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   JOBQL_POLL_BACKOFF_MS: z
     .string()
     .transform((v) => v.split(',').map((s) => Number(s.trim())))
@@ -67,6 +68,7 @@ export interface Config {
     maxPageSize: number;
     defaultTimeoutSeconds: number;
     maxTimeoutSeconds: number;
+    maxWaitMs: number;
   };
   pollBackoffMs: number[];
   shutdownGraceMs: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPageSize: e.JOBQL_MAX_PAGE_SIZE,
       defaultTimeoutSeconds,
       maxTimeoutSeconds: e.JOBQL_MAX_TIMEOUT_SECONDS,
+      maxWaitMs: e.JOBQL_MAX_WAIT_MS,
     },
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,

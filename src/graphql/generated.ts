@@ -156,8 +156,9 @@ export type Mutation = {
    */
   cancelJob: CancelJobPayload;
   /**
-   * Record a job for `input.sql` and return it at once, normally QUEUED. The query runs in the
-   * background; follow it with `job(id)` or the `jobStatus` subscription.
+   * Record a job for `input.sql` and return it at once, normally QUEUED (or, with `input.waitMs`,
+   * once it ends or the wait is over). The query runs in the background; follow it with `job(id)` or
+   * the `jobStatus` subscription.
    */
   submitQuery: SubmitQueryPayload;
 };
@@ -219,6 +220,13 @@ export type SubmitQueryInput = {
   tag?: InputMaybe<Scalars['String']['input']>;
   /** End the job with FAILED_WITH_ERROR (code STATEMENT_TIMEOUT) when it runs longer than this. */
   timeoutSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /**
+   * Wait up to this many milliseconds for the job to end before answering (0, the default, answers
+   * at once). A job that ends in time comes back terminal, so selecting `result` in the payload
+   * returns the first page in the same round trip; otherwise the job comes back as it is, running.
+   * At most the server's JOBQL_MAX_WAIT_MS.
+   */
+  waitMs?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type SubmitQueryPayload = {

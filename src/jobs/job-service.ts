@@ -17,6 +17,7 @@ export interface JobLimits {
   maxBindings: number;
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
+  maxWaitMs: number;
 }
 
 export interface SubmitInput {
@@ -24,6 +25,7 @@ export interface SubmitInput {
   bindings?: readonly unknown[] | null;
   tag?: string | null;
   timeoutSeconds?: number | null;
+  waitMs?: number | null;
 }
 
 const MAX_TAG_LENGTH = 256;
@@ -95,7 +97,7 @@ export class JobService {
     if (!this.#accepting) {
       throw requestError(RequestErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down and takes no new jobs');
     }
-    const { statements, bindings, tag, timeoutSeconds } = this.#validate(input);
+    const { statements, bindings, tag, timeoutSeconds, waitMs } = this.#validate(input);
     if ((await this.#store.countWaiting()) >= this.#limits.maxQueuedJobs) {
       throw requestError(
         RequestErrorCode.LIMIT_EXCEEDED,
@@ -114,7 +116,30 @@ export class JobService {
     this.#log.info({ jobId: job.id, tag, statements: statements.length }, 'job submitted');
     this.#bus.publish(eventOf(job));
     this.#pump();
-    return job;
+    return waitMs > 0 ? this.waitForEnd(job.id, waitMs) : job;
+  }
+
+  /**
+   * The job once terminal, or as it is after `ms`. Listens before it reads, so an end that lands
+   * in between is not missed.
+   */
+  async waitForEnd(id: string, ms: number): Promise<Job> {
+    const stream = this.#bus.subscribe(id);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const job = await this.#store.get(id);
+      if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+      if (isTerminal(job.status)) return job;
+      const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+      const ended = (async () => {
+        for await (const event of stream) if (isTerminal(event.status)) return event.job;
+        return null;
+      })();
+      return (await Promise.race([ended, timedOut])) ?? (await this.#store.get(id)) ?? job;
+    } finally {
+      clearTimeout(timer);
+      await stream.return?.();
+    }
   }
 
   async get(id: string): Promise<Job | null> {
@@ -171,6 +196,7 @@ export class JobService {
     bindings: JsonValue[];
     tag: string | null;
     timeoutSeconds: number;
+    waitMs: number;
   } {
     const limits = this.#limits;
     if (input.sql.length > limits.maxSqlLength) {
@@ -221,7 +247,16 @@ export class JobService {
         `timeoutSeconds is ${timeoutSeconds}; the limit is ${limits.maxTimeoutSeconds}`,
       );
     }
-    return { statements, bindings, tag, timeoutSeconds };
+    const waitMs = input.waitMs ?? 0;
+    if (waitMs < 0) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, 'waitMs must not be negative', { argument: 'input.waitMs' });
+    }
+    if (waitMs > limits.maxWaitMs) {
+      throw requestError(RequestErrorCode.LIMIT_EXCEEDED, `waitMs is ${waitMs}; the limit is ${limits.maxWaitMs}`, {
+        argument: 'input.waitMs',
+      });
+    }
+    return { statements, bindings, tag, timeoutSeconds, waitMs };
   }
 
   /** Hands waiting jobs to the warehouse while slots are free. One pump runs at a time. */
