@@ -50,6 +50,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     warehouse,
     bus,
     limits: config.limits,
+    resultTtlSeconds: config.resultTtlSeconds,
     pollBackoffMs: config.pollBackoffMs,
     logger: logger.child({ component: 'jobs' }),
   });

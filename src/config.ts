@@ -36,6 +36,7 @@ const schema = z.object({
   JOBQL_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
   JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).optional(),
   JOBQL_MAX_TIMEOUT_SECONDS: int(1, 604_800).default(86_400),
+  JOBQL_RESULT_TTL_SECONDS: int(1, 31 * 86_400).default(86_400),
   JOBQL_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   JOBQL_POLL_BACKOFF_MS: z
     .string()
@@ -70,6 +71,7 @@ export interface Config {
     maxTimeoutSeconds: number;
     maxWaitMs: number;
   };
+  resultTtlSeconds: number;
   pollBackoffMs: number[];
   shutdownGraceMs: number;
   graphiql: boolean;
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTimeoutSeconds: e.JOBQL_MAX_TIMEOUT_SECONDS,
       maxWaitMs: e.JOBQL_MAX_WAIT_MS,
     },
+    resultTtlSeconds: e.JOBQL_RESULT_TTL_SECONDS,
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
     graphiql: e.JOBQL_GRAPHIQL,

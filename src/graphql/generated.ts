@@ -61,10 +61,15 @@ export type Job = {
   queryId: Maybe<Scalars['String']['output']>;
   queryText: Scalars['String']['output'];
   /**
-   * A page of the job's result: the last statement's rows. Null until the job succeeds. `first` is 1 to
-   * the server's page limit (default 100).
+   * A page of the job's result: the last statement's rows. Null until the job succeeds; a
+   * RESULT_EXPIRED error after `resultExpiresAt`. `first` is 1 to the server's page limit (default 100).
    */
   result: Maybe<ResultPage>;
+  /**
+   * When the result stops being readable (set when the job succeeds; JOBQL_RESULT_TTL_SECONDS after
+   * its end, 24 hours by default, as on Snowflake). Reading `result` later is a RESULT_EXPIRED error.
+   */
+  resultExpiresAt: Maybe<Scalars['DateTime']['output']>;
   startedAt: Maybe<Scalars['DateTime']['output']>;
   /** Number of statements in the job's SQL. */
   statementCount: Scalars['Int']['output'];
@@ -412,6 +417,7 @@ export type JobResolvers<ContextType = GraphQLContext, ParentType extends Resolv
   queryId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   queryText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['ResultPage']>, ParentType, ContextType, Partial<JobResultArgs>>;
+  resultExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   statementCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['JobStatus'], ParentType, ContextType>;

@@ -76,9 +76,18 @@ export const resolvers: Resolvers = {
     isTerminal: (job) => isTerminal(job.status),
     result: async (job, { first, after }, { warehouse, limits }) => {
       if (job.status !== 'SUCCESS' || !job.queryId) return null;
+      if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {
+        throw requestError(
+          RequestErrorCode.RESULT_EXPIRED,
+          `The result of job ${job.id} expired at ${job.resultExpiresAt.toISOString()}`,
+        );
+      }
       const limit = pageSize(first, limits.defaultPageSize, limits.maxPageSize);
       const offset = after ? decodeCursor('row', after, 'after') : 0;
-      return warehouse.readResult(job.queryId, offset, limit);
+      const page = await warehouse.readResult(job.queryId, offset, limit);
+      // A succeeded job without a stored result lost it to expiry (deleted a moment ago).
+      if (!page) throw requestError(RequestErrorCode.RESULT_EXPIRED, `The result of job ${job.id} expired`);
+      return page;
     },
   },
 

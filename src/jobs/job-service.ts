@@ -29,6 +29,9 @@ export interface SubmitInput {
 }
 
 const MAX_TAG_LENGTH = 256;
+/** How often expired results are looked for (at most), and how many are deleted per pass. */
+const EXPIRY_SWEEP_MS = 60_000;
+const EXPIRY_BATCH = 100;
 /** How often a transition is retried when a concurrent writer moved the job first. */
 const CAS_ATTEMPTS = 5;
 
@@ -50,12 +53,15 @@ export class JobService {
   #pumpAgain = false;
   #accepting = true;
   #settled = new Set<() => void>();
+  readonly #resultTtlMs: number;
+  #sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: {
     store: JobStore;
     warehouse: Warehouse;
     bus: EventBus;
     limits: JobLimits;
+    resultTtlSeconds: number;
     pollBackoffMs: readonly number[];
     logger: Logger;
   }) {
@@ -64,6 +70,7 @@ export class JobService {
     this.#bus = deps.bus;
     this.#limits = deps.limits;
     this.#log = deps.logger;
+    this.#resultTtlMs = deps.resultTtlSeconds * 1000;
     this.poller = new Poller({
       warehouse: deps.warehouse,
       backoffMs: deps.pollBackoffMs,
@@ -91,6 +98,26 @@ export class JobService {
       else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
     }
     this.#pump();
+    await this.sweepExpiredResults();
+    this.#sweepTimer = setInterval(() => void this.sweepExpiredResults(), Math.min(EXPIRY_SWEEP_MS, this.#resultTtlMs));
+    this.#sweepTimer.unref();
+  }
+
+  /** Deletes the stored results that passed their `resultExpiresAt`; each exactly once. */
+  async sweepExpiredResults(now = new Date()): Promise<number> {
+    let deleted = 0;
+    try {
+      for (;;) {
+        const expired = await this.#store.takeExpiredResults(now, EXPIRY_BATCH);
+        for (const job of expired) if (job.queryId) await this.#warehouse.deleteResult(job.queryId);
+        deleted += expired.length;
+        if (expired.length < EXPIRY_BATCH) break;
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'result expiry sweep failed');
+    }
+    if (deleted > 0) this.#log.info({ deleted }, 'expired results deleted');
+    return deleted;
   }
 
   async submit(input: SubmitInput): Promise<Job> {
@@ -167,6 +194,7 @@ export class JobService {
   /** Stops taking jobs; waits up to `graceMs` for running jobs, then interrupts the rest. */
   async drain(graceMs: number): Promise<void> {
     this.#accepting = false;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     await this.#pumping;
     if (this.#running.size > 0) {
       await new Promise<void>((resolve) => {
@@ -332,12 +360,22 @@ export class JobService {
     if (target !== job.status) {
       job = await this.#transition(job, target, {
         ...patch,
-        ...(isTerminal(target) ? { endedAt: state.endedAt ?? new Date(), error: state.error, dml: state.dml } : {}),
+        ...(isTerminal(target) ? this.#endPatch(target, state) : {}),
       });
     } else if (JSON.stringify(state.progress) !== JSON.stringify(job.progress)) {
       job = (await this.#store.update(job.id, patch)) ?? job;
     }
     return isTerminal(job.status);
+  }
+
+  #endPatch(status: JobStatus, state: QueryState): JobPatch {
+    const endedAt = state.endedAt ?? new Date();
+    return {
+      endedAt,
+      error: state.error,
+      dml: state.dml,
+      ...(status === 'SUCCESS' ? { resultExpiresAt: new Date(endedAt.getTime() + this.#resultTtlMs) } : {}),
+    };
   }
 
   async #finishCancel(job: Job): Promise<Job> {

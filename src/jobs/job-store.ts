@@ -20,6 +20,7 @@ export interface JobPatch {
   error?: JobError | null;
   progress?: JobProgress | null;
   dml?: DmlCounts | null;
+  resultExpiresAt?: Date;
 }
 
 export interface JobFilter {
@@ -52,6 +53,11 @@ export interface JobStore {
    * `dispatchedAt` has certainly not run, so it can be run after a restart.
    */
   claim(id: string, at: Date): Promise<Job | null>;
+  /**
+   * Marks up to `limit` jobs whose result expired by `now` as deleted and returns them, so that
+   * their results are deleted once (the mark is persisted: a restart does not redo or skip any).
+   */
+  takeExpiredResults(now: Date, limit: number): Promise<Job[]>;
   /** Jobs not yet in a terminal state, oldest first. */
   listUnfinished(): Promise<Job[]>;
   /** QUEUED jobs never handed to the warehouse, oldest first. */

@@ -46,6 +46,8 @@ export interface Job {
   error: JobError | null;
   progress: JobProgress | null;
   dml: DmlCounts | null;
+  /** When a successful job's result stops being readable (RESULT_EXPIRED). */
+  resultExpiresAt: Date | null;
 }
 
 /** One transition of one job, as published to subscribers. */

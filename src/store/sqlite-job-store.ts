@@ -31,6 +31,10 @@ const MIGRATIONS = [
    );
    CREATE INDEX jobs_by_status ON jobs (status, seq);
    CREATE INDEX jobs_by_tag ON jobs (tag, seq);`,
+  // Result expiry: when the result stops being readable, and whether it was deleted yet.
+  `ALTER TABLE jobs ADD COLUMN result_expires_at INTEGER;
+   ALTER TABLE jobs ADD COLUMN result_deleted INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX jobs_by_result_expiry ON jobs (result_expires_at) WHERE result_deleted = 0;`,
 ];
 
 interface Row {
@@ -53,6 +57,7 @@ interface Row {
   error: string | null;
   progress: string | null;
   dml: string | null;
+  result_expires_at: number | null;
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -79,6 +84,7 @@ function toJob(r: Row): Job {
     error: json(r.error),
     progress: json(r.progress),
     dml: json(r.dml),
+    resultExpiresAt: date(r.result_expires_at),
   };
 }
 
@@ -97,6 +103,7 @@ function patchColumns(patch: JobPatch): [string[], SQLInputValue[]] {
   if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
   if (patch.progress !== undefined) put('progress', patch.progress && JSON.stringify(patch.progress));
   if (patch.dml !== undefined) put('dml', patch.dml && JSON.stringify(patch.dml));
+  if (patch.resultExpiresAt !== undefined) put('result_expires_at', patch.resultExpiresAt.getTime());
   return [sets, values];
 }
 
@@ -226,6 +233,16 @@ export class SqliteJobStore implements JobStore {
       `UPDATE jobs SET dispatched_at = ? WHERE id = ? AND status = 'QUEUED' AND dispatched_at IS NULL RETURNING *`,
       at.getTime(),
       id,
+    );
+  }
+
+  async takeExpiredResults(now: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      `UPDATE jobs SET result_deleted = 1
+       WHERE seq IN (SELECT seq FROM jobs WHERE result_deleted = 0 AND result_expires_at <= ? LIMIT ?)
+       RETURNING *`,
+      now.getTime(),
+      limit,
     );
   }
 

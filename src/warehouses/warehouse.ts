@@ -48,6 +48,8 @@ export interface Warehouse {
   cancel(queryId: string): Promise<void>;
   /** A page of a finished query's result, or null when the warehouse holds no result for it. */
   readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null>;
+  /** Frees an expired result's storage (a no-op where the warehouse expires results itself). */
+  deleteResult(queryId: string): Promise<void>;
   /**
    * Calls `listener` when the adapter learns that a query changed state, so that the poller asks at
    * once instead of at its next tick. Returns the function that removes the listener.

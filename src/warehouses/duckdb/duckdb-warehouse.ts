@@ -44,6 +44,8 @@ interface Query {
   connection: DuckDBConnection | null;
   /** Why the engine was interrupted, once it was. */
   stopReason: 'cancel' | 'timeout' | null;
+  /** Re-sends the interrupt until the run ends (see #stop). */
+  stopTimer: NodeJS.Timeout | null;
 }
 
 class StatementError extends Error {
@@ -53,6 +55,9 @@ class StatementError extends Error {
     this.jobError = jobError;
   }
 }
+
+/** How often an interrupt is sent again until the engine gives up the query. */
+const INTERRUPT_RETRY_MS = 100;
 
 /** How long a finished query's state stays in memory for the poller to read. */
 const FORGET_AFTER_MS = 10 * 60_000;
@@ -88,6 +93,7 @@ export class DuckDBWarehouse implements Warehouse {
       state: { status: 'QUEUED', startedAt: null, endedAt: null, error: null, progress: null, dml: null },
       connection: null,
       stopReason: null,
+      stopTimer: null,
     };
     this.#queries.set(queryId, query);
     void this.#run(queryId, query, request);
@@ -105,13 +111,27 @@ export class DuckDBWarehouse implements Warehouse {
 
   async cancel(queryId: string): Promise<void> {
     const query = this.#queries.get(queryId);
-    if (!query || query.stopReason) return;
-    query.stopReason = 'cancel';
+    if (query) this.#stop(query, 'cancel');
+  }
+
+  /**
+   * Interrupts the query, and keeps interrupting every INTERRUPT_RETRY_MS until its run ends:
+   * DuckDB drops an interrupt that arrives between two calls (say, while a statement is being
+   * prepared), and the next call would then run to its end.
+   */
+  #stop(query: Query, reason: 'cancel' | 'timeout'): void {
+    if (query.stopReason || query.state.endedAt) return;
+    query.stopReason = reason;
     query.connection?.interrupt();
+    query.stopTimer = setInterval(() => query.connection?.interrupt(), INTERRUPT_RETRY_MS);
   }
 
   async readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
     return this.#results.read(queryId, offset, limit);
+  }
+
+  async deleteResult(queryId: string): Promise<void> {
+    this.#results.delete(queryId);
   }
 
   onChange(listener: (queryId: string) => void): () => void {
@@ -120,10 +140,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
-    for (const query of this.#queries.values()) {
-      query.stopReason ??= 'cancel';
-      query.connection?.interrupt();
-    }
+    for (const query of this.#queries.values()) this.#stop(query, 'cancel');
     this.#instance.closeSync();
   }
 
@@ -140,10 +157,7 @@ export class DuckDBWarehouse implements Warehouse {
       query.connection = connection;
       if (query.stopReason) throw new Error('stopped before start');
       this.#changed(queryId, query, { status: 'RUNNING', startedAt: new Date() });
-      timer = setTimeout(() => {
-        query.stopReason ??= 'timeout';
-        connection?.interrupt();
-      }, request.timeoutSeconds * 1000);
+      timer = setTimeout(() => this.#stop(query, 'timeout'), request.timeoutSeconds * 1000);
       const dml = await this.#runStatements(queryId, query, connection, request);
       this.#changed(queryId, query, { status: 'SUCCESS', endedAt: new Date(), dml });
     } catch (error) {
@@ -151,6 +165,7 @@ export class DuckDBWarehouse implements Warehouse {
       this.#changed(queryId, query, { ...state, endedAt: new Date() });
     } finally {
       clearTimeout(timer);
+      if (query.stopTimer) clearInterval(query.stopTimer);
       query.connection = null;
       connection?.closeSync();
       // The poller reads the final state within milliseconds; keep it long enough for any retry.
@@ -197,6 +212,7 @@ export class DuckDBWarehouse implements Warehouse {
     for (const [index, text] of request.statements.entries()) {
       if (query.stopReason) throw new Error('interrupted');
       let prepared = await connection.prepare(text);
+      if (query.stopReason) throw new Error('interrupted');
       const type = prepared.statementType;
       if (!ALLOWED_STATEMENTS.has(type)) {
         throw new StatementError({
@@ -222,6 +238,7 @@ export class DuckDBWarehouse implements Warehouse {
         continue;
       }
       bind(prepared, values);
+      if (query.stopReason) throw new Error('interrupted');
       const result = await prepared.stream();
       dml = add(dml, dmlOf(type, result.rowsChanged));
       if (!isLast) continue;

@@ -1,0 +1,61 @@
+/** Results expire after JOBQL_RESULT_TTL_SECONDS: RESULT_EXPIRED, storage freed, across restarts. */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { gql, submit, waitForEnd } from '../helpers/client.ts';
+import { startServer, tempDir } from '../helpers/server.ts';
+
+const READ = 'query($id: ID!) { job(id: $id) { status isFailed resultExpiresAt result { rows } } }';
+
+function storedBatches(dataDir: string, queryId: string): number {
+  const db = new DatabaseSync(path.join(dataDir, 'results.sqlite'), { readOnly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM result_batches WHERE query_id = ?').get(queryId) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+test('a result is readable until resultExpiresAt, then RESULT_EXPIRED, deleted, and still so after a restart', async () => {
+  const dataDir = tempDir();
+  const env = { JOBQL_RESULT_TTL_SECONDS: '1' };
+  let server = await startServer(env, dataDir);
+  try {
+    const job = await submit(server.url, 'select range from range(3)');
+    const ended = await waitForEnd(server.url, job.id);
+    const fresh = await gql(server.url, READ, { id: job.id });
+    assert.deepEqual(fresh.data?.job.result.rows, [['0'], ['1'], ['2']]);
+    assert.equal(Date.parse(fresh.data?.job.resultExpiresAt) - Date.parse(ended.endedAt), 1000);
+    assert.ok(storedBatches(dataDir, ended.queryId) > 0);
+
+    await new Promise((r) => setTimeout(r, 2200)); // past expiry, and past one sweep
+    const expired = await gql(server.url, READ, { id: job.id });
+    assert.equal(expired.errors?.[0]?.extensions?.code, 'RESULT_EXPIRED');
+    assert.equal(expired.data?.job.status, 'SUCCESS', 'an expired result is not a failed job');
+    assert.equal(expired.data?.job.isFailed, false);
+    assert.equal(expired.data?.job.result, null);
+    assert.equal(storedBatches(dataDir, ended.queryId), 0, 'the sweeper deleted the stored rows');
+
+    await server.stop();
+    server = await startServer(env, dataDir);
+    const afterRestart = await gql(server.url, READ, { id: job.id });
+    assert.equal(afterRestart.errors?.[0]?.extensions?.code, 'RESULT_EXPIRED');
+    assert.equal(afterRestart.data?.job.resultExpiresAt, fresh.data?.job.resultExpiresAt);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('failed and cancelled jobs have no resultExpiresAt', async () => {
+  const server = await startServer();
+  try {
+    const failed = await waitForEnd(server.url, (await submit(server.url, 'select * from nowhere')).id);
+    const read = await gql(server.url, READ, { id: failed.id });
+    assert.equal(read.data?.job.resultExpiresAt, null);
+    assert.equal(read.data?.job.result, null);
+    assert.equal(read.errors, undefined);
+  } finally {
+    await server.stop();
+  }
+});
