@@ -16,7 +16,7 @@ import { resolvers } from './graphql/resolvers.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './logger.ts';
-import { SqliteResultStore } from './results/sqlite-result-store.ts';
+import { ParquetResultStore } from './results/parquet-result-store.ts';
 import { SqliteJobStore } from './store/sqlite-job-store.ts';
 import { DuckDBWarehouse } from './warehouses/duckdb/duckdb-warehouse.ts';
 import { openHardenedInstance } from './warehouses/duckdb/hardened-instance.ts';
@@ -42,8 +42,15 @@ export interface App {
 export async function buildApp(config: Config, logger: Logger): Promise<App> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store: JobStore = new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const results = new SqliteResultStore(path.join(config.dataDir, 'results.sqlite'));
-  const warehouse = new DuckDBWarehouse(await openHardenedInstance(config.duckdb), results);
+  const resultsDir = path.join(config.dataDir, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  // The engine writes and reads results itself, so their directory is one it may use.
+  const instance = await openHardenedInstance({
+    ...config.duckdb,
+    allowedDirs: [...config.duckdb.allowedDirs, resultsDir],
+  });
+  const results = new ParquetResultStore(resultsDir, instance);
+  const warehouse = new DuckDBWarehouse(instance, results, config.resultMaxRows);
   const bus = new InProcessEventBus();
   const jobs = new JobService({
     store,

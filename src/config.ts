@@ -36,6 +36,7 @@ const schema = z.object({
   JOBQL_MAX_PAGE_SIZE: int(1, 100_000).default(1000),
   JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).optional(),
   JOBQL_MAX_TIMEOUT_SECONDS: int(1, 604_800).default(86_400),
+  JOBQL_RESULT_MAX_ROWS: int(1, Number.MAX_SAFE_INTEGER).default(100_000_000),
   JOBQL_RESULT_TTL_SECONDS: int(1, 31 * 86_400).default(86_400),
   JOBQL_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   JOBQL_POLL_BACKOFF_MS: z
@@ -72,6 +73,7 @@ export interface Config {
     maxWaitMs: number;
   };
   resultTtlSeconds: number;
+  resultMaxRows: number;
   pollBackoffMs: number[];
   shutdownGraceMs: number;
   graphiql: boolean;
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxWaitMs: e.JOBQL_MAX_WAIT_MS,
     },
     resultTtlSeconds: e.JOBQL_RESULT_TTL_SECONDS,
+    resultMaxRows: e.JOBQL_RESULT_MAX_ROWS,
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
     graphiql: e.JOBQL_GRAPHIQL,

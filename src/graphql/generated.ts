@@ -211,6 +211,8 @@ export type ResultPage = {
   /** One array per row, one JSON value per column. */
   rows: Array<Array<Maybe<Scalars['JSON']['output']>>>;
   totalRows: Scalars['Float']['output'];
+  /** True when the result was cut at the server's row cap (JOBQL_RESULT_MAX_ROWS); totalRows counts the rows kept. */
+  truncated: Scalars['Boolean']['output'];
 };
 
 export type SubmitQueryInput = {
@@ -477,6 +479,7 @@ export type ResultPageResolvers<ContextType = GraphQLContext, ParentType extends
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   rows?: Resolver<Array<Array<Maybe<ResolversTypes['JSON']>>>, ParentType, ContextType>;
   totalRows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  truncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type SubmitQueryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SubmitQueryPayload'] = ResolversParentTypes['SubmitQueryPayload']> = {

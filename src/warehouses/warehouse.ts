@@ -36,6 +36,8 @@ export interface ResultPage {
   totalRows: number;
   /** Index of the first row of this page in the whole result. */
   offset: number;
+  /** The result was cut at the server's row cap; `totalRows` counts the rows kept. */
+  truncated: boolean;
 }
 
 export interface Warehouse {

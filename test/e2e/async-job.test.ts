@@ -55,11 +55,11 @@ describe('submitQuery', () => {
       ],
     );
     assert.deepEqual(page.rows, [
-      ['0', 'row 0'],
-      ['1', 'row 1'],
-      ['2', 'row 2'],
-      ['3', 'row 3'],
-      ['4', 'row 4'],
+      [0, 'row 0'],
+      [1, 'row 1'],
+      [2, 'row 2'],
+      [3, 'row 3'],
+      [4, 'row 4'],
     ]);
     assert.equal(page.totalRows, 5);
     assert.equal(page.pageInfo.hasNextPage, false);
@@ -69,14 +69,14 @@ describe('submitQuery', () => {
     const job = await submit(server.url, 'select count(*) as n from range(12345)');
     await waitForEnd(server.url, job.id);
     const page = await result(job.id);
-    assert.deepEqual(page.rows, [['12345']]);
+    assert.deepEqual(page.rows, [[12345]]);
   });
 
   test('first: result(first: 1) returns the first row and a cursor to the rest', async () => {
     const job = await submit(server.url, 'select range as n from range(10) order by n');
     await waitForEnd(server.url, job.id);
     const page = await result(job.id, 1);
-    assert.deepEqual(page.rows, [['0']]);
+    assert.deepEqual(page.rows, [[0]]);
     assert.equal(page.totalRows, 10);
     assert.equal(page.pageInfo.hasNextPage, true);
   });
@@ -234,7 +234,7 @@ describe('DML counts', () => {
     assert.equal(ended.error.code, 'SQL_OBJECT_NOT_FOUND');
     const check = await waitForEnd(server.url, (await submit(server.url, 'select count(*) from partial')).id);
     assert.equal(check.status, 'SUCCESS');
-    assert.deepEqual((await result(check.id)).rows, [['1']]);
+    assert.deepEqual((await result(check.id)).rows, [[1]]);
   });
 });
 

@@ -1,20 +1,16 @@
 /** Results expire after JOBQL_RESULT_TTL_SECONDS: RESULT_EXPIRED, storage freed, across restarts. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { gql, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, tempDir } from '../helpers/server.ts';
 
 const READ = 'query($id: ID!) { job(id: $id) { status isFailed resultExpiresAt result { rows } } }';
 
-function storedBatches(dataDir: string, queryId: string): number {
-  const db = new DatabaseSync(path.join(dataDir, 'results.sqlite'), { readOnly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM result_batches WHERE query_id = ?').get(queryId) as { n: number }).n;
-  } finally {
-    db.close();
-  }
+/** The result's files on disk: one under its query id, one under its job id. */
+function storedFiles(dataDir: string, job: { id: string; queryId: string }): string[] {
+  return [job.queryId, job.id].filter((id) => fs.existsSync(path.join(dataDir, 'results', `${id}.parquet`)));
 }
 
 test('a result is readable until resultExpiresAt, then RESULT_EXPIRED, deleted, and still so after a restart', async () => {
@@ -25,9 +21,9 @@ test('a result is readable until resultExpiresAt, then RESULT_EXPIRED, deleted, 
     const job = await submit(server.url, 'select range from range(3)');
     const ended = await waitForEnd(server.url, job.id);
     const fresh = await gql(server.url, READ, { id: job.id });
-    assert.deepEqual(fresh.data?.job.result.rows, [['0'], ['1'], ['2']]);
+    assert.deepEqual(fresh.data?.job.result.rows, [[0], [1], [2]]);
     assert.equal(Date.parse(fresh.data?.job.resultExpiresAt) - Date.parse(ended.endedAt), 1000);
-    assert.ok(storedBatches(dataDir, ended.queryId) > 0);
+    assert.equal(storedFiles(dataDir, ended).length, 2);
 
     await new Promise((r) => setTimeout(r, 2200)); // past expiry, and past one sweep
     const expired = await gql(server.url, READ, { id: job.id });
@@ -35,7 +31,7 @@ test('a result is readable until resultExpiresAt, then RESULT_EXPIRED, deleted, 
     assert.equal(expired.data?.job.status, 'SUCCESS', 'an expired result is not a failed job');
     assert.equal(expired.data?.job.isFailed, false);
     assert.equal(expired.data?.job.result, null);
-    assert.equal(storedBatches(dataDir, ended.queryId), 0, 'the sweeper deleted the stored rows');
+    assert.deepEqual(storedFiles(dataDir, ended), [], 'the sweeper deleted the stored result');
 
     await server.stop();
     server = await startServer(env, dataDir);

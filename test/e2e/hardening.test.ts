@@ -32,8 +32,8 @@ describe('the embedded warehouse with untrusted SQL', () => {
     assert.equal(job.status, 'SUCCESS');
     const data = await gqlData(server.url, `{ job(id: "${job.id}") { result { rows } } }`);
     assert.deepEqual(data.job.result.rows, [
-      ['ada', '36'],
-      ['alan', '41'],
+      ['ada', 36],
+      ['alan', 41],
     ]);
   });
 

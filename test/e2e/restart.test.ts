@@ -41,7 +41,7 @@ describe('restart durability', () => {
       assert.equal(finished.job.status, 'SUCCESS');
       assert.equal(finished.job.result.totalRows, 3000);
       assert.equal(finished.job.result.rows.length, 500, 'a cursor made before the restart still works');
-      assert.deepEqual(finished.job.result.rows[0], ['2500']);
+      assert.deepEqual(finished.job.result.rows[0], [2500]);
 
       const interrupted = await waitForEnd(second.url, running.id, 10_000);
       assert.equal(interrupted.status, 'FAILED_WITH_INCIDENT');

@@ -17,7 +17,7 @@ test('a job that ends within waitMs comes back finished, with its first result p
   const data = await gqlData(server.url, SUBMIT, { input: { sql: 'select range from range(5)', waitMs: 5000 } });
   const job = data.submitQuery.job;
   assert.equal(job.status, 'SUCCESS');
-  assert.deepEqual(job.result, { rows: [['0'], ['1']], totalRows: 5, pageInfo: { hasNextPage: true } });
+  assert.deepEqual(job.result, { rows: [[0], [1]], totalRows: 5, pageInfo: { hasNextPage: true } });
 });
 
 test('a failure within waitMs comes back failed', async () => {

@@ -3,12 +3,15 @@ import {
   type DuckDBConnection,
   type DuckDBInstance,
   type DuckDBPreparedStatement,
+  type DuckDBResult,
+  type DuckDBType,
   type DuckDBValue,
   StatementType,
 } from '@duckdb/node-api';
 import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
-import type { ResultStore } from '../../results/result-store.ts';
+import { converterFor } from '../../results/json-values.ts';
+import { type ParquetResultStore, quoteLiteral } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 
@@ -72,19 +75,22 @@ const MERGE_COUNT_COLUMNS: Column[] = [
  * The embedded warehouse: a hardened DuckDB file in this process. Queries run on DuckDB's own
  * threads (off the event loop), each job on a fresh connection so no session state (temporary
  * tables, variables, an open transaction) leaks from one job to the next. Results stream chunk by
- * chunk into the ResultStore. The job service bounds how many jobs run at once.
+ * A query's result goes from the engine straight into a Parquet file (ParquetResultStore); the
+ * job service bounds how many jobs run at once.
  */
 export class DuckDBWarehouse implements Warehouse {
   readonly name = 'duckdb';
   readonly forgetsOnRestart = true;
   readonly #instance: DuckDBInstance;
-  readonly #results: ResultStore;
+  readonly #results: ParquetResultStore;
+  readonly #maxResultRows: number;
   readonly #queries = new Map<string, Query>();
   readonly #listeners = new Set<(queryId: string) => void>();
 
-  constructor(instance: DuckDBInstance, results: ResultStore) {
+  constructor(instance: DuckDBInstance, results: ParquetResultStore, maxResultRows: number) {
     this.#instance = instance;
     this.#results = results;
+    this.#maxResultRows = maxResultRows;
   }
 
   async submit(request: SubmitRequest): Promise<string> {
@@ -155,6 +161,10 @@ export class DuckDBWarehouse implements Warehouse {
     try {
       connection = await this.#instance.connect();
       query.connection = connection;
+      // Snowflake's RESULT_SCAN: any earlier job's stored result, by job id or query id.
+      await connection.run(
+        `CREATE TEMP MACRO result_scan(id) AS TABLE SELECT * FROM read_parquet(${quoteLiteral(this.#results.directory + '/')} || id || '.parquet')`,
+      );
       if (query.stopReason) throw new Error('stopped before start');
       this.#changed(queryId, query, { status: 'RUNNING', startedAt: new Date() });
       timer = setTimeout(() => this.#stop(query, 'timeout'), request.timeoutSeconds * 1000);
@@ -234,36 +244,107 @@ export class DuckDBWarehouse implements Warehouse {
         bind(prepared, values);
         const counts = await countMerge(prepared);
         dml = add(dml, counts);
-        if (isLast) this.#storeRows(queryId, MERGE_COUNT_COLUMNS, [[counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted]]);
+        if (isLast) {
+          const row = [counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted];
+          this.#results.commitInline(queryId, request.jobId, MERGE_COUNT_COLUMNS, [row], false);
+        }
         continue;
+      }
+      if (isLast && nextBinding < request.bindings.length) {
+        throw bindingMismatch(request.bindings.length, nextBinding);
+      }
+      if (isLast && type === StatementType.SELECT) {
+        const copy = await this.#prepareCopy(connection, queryId, text, prepared, values);
+        if (copy) {
+          prepared.destroySync();
+          if (query.stopReason) throw new Error('interrupted');
+          await this.#storeQuery(queryId, request.jobId, copy);
+          continue;
+        }
       }
       bind(prepared, values);
       if (query.stopReason) throw new Error('interrupted');
       const result = await prepared.stream();
       dml = add(dml, dmlOf(type, result.rowsChanged));
-      if (!isLast) continue;
-      const columns: Column[] = result.columnNames().map((name, i) => ({
-        name,
-        type: result.columnType(i).toString(),
-        nullable: true,
-      }));
-      const writer = this.#results.create(queryId, columns);
-      try {
-        for await (const rows of result.yieldRowsJson()) writer.append(rows as JsonValue[][]);
-        writer.commit();
-      } catch (error) {
-        writer.abort();
-        throw error;
-      }
+      if (isLast) await this.#storeInline(queryId, request.jobId, result);
     }
-    if (nextBinding < request.bindings.length) throw bindingMismatch(request.bindings.length, nextBinding);
     return dml;
   }
 
-  #storeRows(queryId: string, columns: Column[], rows: JsonValue[][]): void {
-    const writer = this.#results.create(queryId, columns);
-    writer.append(rows);
-    writer.commit();
+  /**
+   * `COPY (<the statement>) TO '<file>.partial'`, prepared and bound, or null when the statement
+   * cannot be a subquery (some SELECT-like forms, such as PRAGMA); those are stored inline.
+   */
+  async #prepareCopy(
+    connection: DuckDBConnection,
+    queryId: string,
+    text: string,
+    prepared: DuckDBPreparedStatement,
+    values: JsonValue[],
+  ): Promise<{ statement: DuckDBPreparedStatement; columns: Column[] } | null> {
+    const typed = Array.from({ length: prepared.columnCount }, (_, i) => ({
+      name: prepared.columnName(i),
+      type: columnTypeOf(prepared, i),
+    }));
+    const select = this.#results.storageQuery(text, typed, this.#maxResultRows);
+    const file = quoteLiteral(this.#results.partialFile(queryId));
+    let statement: DuckDBPreparedStatement;
+    try {
+      statement = await connection.prepare(`COPY (${select}) TO ${file} (FORMAT parquet)`);
+    } catch {
+      return null;
+    }
+    bind(statement, values);
+    return { statement, columns: typed.map((c) => ({ name: c.name, type: c.type?.toString() ?? '', nullable: true })) };
+  }
+
+  /** Runs the COPY: the engine writes every row to disk; nothing passes through JavaScript. */
+  async #storeQuery(
+    queryId: string,
+    jobId: string,
+    copy: { statement: DuckDBPreparedStatement; columns: Column[] },
+  ): Promise<void> {
+    try {
+      const result = await copy.statement.run();
+      // A column typed only by its binding (`select ? as x`) has no type until it runs.
+      const columns = copy.columns.some((c) => c.type === '') ? await this.#results.fileColumns(queryId) : copy.columns;
+      this.#results.commitFile(queryId, jobId, columns, result.rowsChanged, this.#maxResultRows);
+    } catch (error) {
+      this.#results.abort(queryId);
+      throw error;
+    }
+  }
+
+  /** A result that is not a query's (a count, a status, PRAGMA output): small, kept as JSON. */
+  async #storeInline(queryId: string, jobId: string, result: DuckDBResult): Promise<void> {
+    const columns: Column[] = result.columnNames().map((name, i) => ({
+      name,
+      type: result.columnType(i).toString(),
+      nullable: true,
+    }));
+    const converters = result.columnTypes().map(converterFor);
+    const rows: JsonValue[][] = [];
+    let truncated = false;
+    for await (const batch of result.yieldRows()) {
+      for (const row of batch) {
+        if (rows.length >= this.#maxResultRows) {
+          truncated = true;
+          break;
+        }
+        rows.push(row.map((value, i) => (converters[i] ?? String)(value) as JsonValue));
+      }
+      if (truncated) break;
+    }
+    this.#results.commitInline(queryId, jobId, columns, rows, truncated);
+  }
+}
+
+/** A prepared statement's column type, or null while a parameter decides it. */
+function columnTypeOf(prepared: DuckDBPreparedStatement, index: number): DuckDBType | null {
+  try {
+    return prepared.columnType(index);
+  } catch {
+    return null;
   }
 }
 
