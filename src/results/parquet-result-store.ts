@@ -25,20 +25,36 @@ export interface StoredResult {
   file: string | null;
 }
 
-/** DuckDB types Parquet cannot hold exactly; stored as VARCHAR (their JSON form is a string anyway). */
-const LOSSY_IN_PARQUET = /\b(UHUGEINT|HUGEINT|BIGNUM)\b/g;
+/**
+ * DuckDB types Parquet cannot hold exactly, stored as DuckDB's own text and cast back when read:
+ * HUGEINT, UHUGEINT and BIGNUM would become DOUBLE, TIME WITH TIME ZONE would lose its offset,
+ * and a negative INTERVAL cannot be written at all.
+ */
+const LOSSY_IN_PARQUET = /\b(TIME WITH TIME ZONE|UHUGEINT|HUGEINT|BIGNUM|INTERVAL)\b/g;
+/** Types Parquet keeps exactly but reads back as a finer one (seconds and milliseconds as micros). */
+const COARSENED_IN_PARQUET = /\bTIMESTAMP_(S|MS)\b/;
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 export const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The type to store a column as: the same, with lossy parts (also nested ones) made VARCHAR. */
-export function storageType(type: DuckDBType): string {
+export function storageType(type: DuckDBType | string): string {
   // Replace outside double-quoted struct field names only.
   return type
     .toString()
     .split(/("(?:[^"]|"")*")/)
     .map((part, i) => (i % 2 === 1 ? part : part.replace(LOSSY_IN_PARQUET, 'VARCHAR')))
     .join('');
+}
+
+/**
+ * Reads stored columns back as their original types. A column holding a UNION stays in Parquet's
+ * STRUCT encoding (DuckDB cannot cast that back); json-values.ts decodes it.
+ */
+function restoringSelect(columns: Column[]): string {
+  const restore = (type: string): boolean =>
+    type !== '' && !type.includes('UNION(') && (storageType(type) !== type || COARSENED_IN_PARQUET.test(type));
+  return columns.map((c, i) => (restore(c.type) ? `CAST(#${i + 1} AS ${c.type})` : `#${i + 1}`)).join(', ');
 }
 
 export class ParquetResultStore {
@@ -157,7 +173,7 @@ export class ParquetResultStore {
     const connection = await this.#instance.connect();
     try {
       const reader = await connection.runAndReadAll(
-        `SELECT * EXCLUDE (file_row_number) FROM read_parquet(${quoteLiteral(meta.file)}, file_row_number = true)
+        `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(meta.file)}, file_row_number = true)
          WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`,
       );
       const converters = reader.columnTypes().map(converterFor);

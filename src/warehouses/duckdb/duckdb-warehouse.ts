@@ -295,7 +295,7 @@ export class DuckDBWarehouse implements Warehouse {
       return null;
     }
     bind(statement, values);
-    return { statement, columns: typed.map((c) => ({ name: c.name, type: c.type?.toString() ?? '', nullable: true })) };
+    return { statement, columns: typed.map((c) => ({ name: c.name, type: c.type ? typeName(c.type) : '', nullable: true })) };
   }
 
   /** Runs the COPY: the engine writes every row to disk; nothing passes through JavaScript. */
@@ -319,7 +319,7 @@ export class DuckDBWarehouse implements Warehouse {
   async #storeInline(queryId: string, jobId: string, result: DuckDBResult): Promise<void> {
     const columns: Column[] = result.columnNames().map((name, i) => ({
       name,
-      type: result.columnType(i).toString(),
+      type: typeName(result.columnType(i)),
       nullable: true,
     }));
     const converters = result.columnTypes().map(converterFor);
@@ -337,6 +337,11 @@ export class DuckDBWarehouse implements Warehouse {
     }
     this.#results.commitInline(queryId, jobId, columns, rows, truncated);
   }
+}
+
+/** DuckDB's name for a type, with its alias where it has one (JSON is a VARCHAR named JSON). */
+function typeName(type: DuckDBType): string {
+  return type.alias ?? type.toString();
 }
 
 /** A prepared statement's column type, or null while a parameter decides it. */
