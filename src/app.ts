@@ -16,6 +16,7 @@ import { resolvers } from './graphql/resolvers.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './logger.ts';
+import { isDownloadRoute, serveDownload } from './results/download-route.ts';
 import { ParquetResultStore } from './results/parquet-result-store.ts';
 import { SqliteJobStore } from './store/sqlite-job-store.ts';
 import { DuckDBWarehouse } from './warehouses/duckdb/duckdb-warehouse.ts';
@@ -90,6 +91,10 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       const ok = route === '/healthz' || ready;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+      return;
+    }
+    if (route && isDownloadRoute(route)) {
+      void serveDownload(req, res, jobs, warehouse, logger);
       return;
     }
     void yoga.handle(req, res);

@@ -17,6 +17,8 @@ export const RequestErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** No job with this id. */
   NOT_FOUND: 'NOT_FOUND',
+  /** The job has no result (yet): it is not SUCCESS. Downloads only; `Job.result` is null then. */
+  RESULT_NOT_READY: 'RESULT_NOT_READY',
   /** The job succeeded, but its result is past `resultExpiresAt` and was deleted. */
   RESULT_EXPIRED: 'RESULT_EXPIRED',
   /** The HTTP request itself is malformed (bad JSON body, wrong method or content type). */

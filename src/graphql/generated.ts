@@ -45,6 +45,8 @@ export type Job = {
   __typename?: 'Job';
   /** Row counts of the job's DML statements, summed over all its statements; null when it ran none. */
   dml: Maybe<DmlCounts>;
+  /** Links to the whole result as files (GET, streamed); null until the job succeeds. */
+  downloads: Maybe<ResultDownloads>;
   endedAt: Maybe<Scalars['DateTime']['output']>;
   error: Maybe<JobError>;
   /** jobql's own opaque id. */
@@ -204,6 +206,17 @@ export type QueryJobsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Paths on this server, relative to its root, that stream the whole result in one format. */
+export type ResultDownloads = {
+  __typename?: 'ResultDownloads';
+  /** Arrow IPC stream format. */
+  arrow: Scalars['String']['output'];
+  csv: Scalars['String']['output'];
+  /** JSON lines: one array per row, values in the same JSON forms as ResultPage.rows. */
+  ndjson: Scalars['String']['output'];
+  parquet: Scalars['String']['output'];
+};
+
 export type ResultPage = {
   __typename?: 'ResultPage';
   columns: Array<Column>;
@@ -348,6 +361,7 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ResultDownloads: ResolverTypeWrapper<ResultDownloads>;
   ResultPage: ResolverTypeWrapper<ResultPageModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   SubmitQueryInput: SubmitQueryInput;
@@ -376,6 +390,7 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
+  ResultDownloads: ResultDownloads;
   ResultPage: ResultPageModel;
   String: Scalars['String']['output'];
   SubmitQueryInput: SubmitQueryInput;
@@ -409,6 +424,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 
 export type JobResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Job'] = ResolversParentTypes['Job']> = {
   dml?: Resolver<Maybe<ResolversTypes['DmlCounts']>, ParentType, ContextType>;
+  downloads?: Resolver<Maybe<ResolversTypes['ResultDownloads']>, ParentType, ContextType>;
   endedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['JobError']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -474,6 +490,13 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   jobs?: Resolver<ResolversTypes['JobConnection'], ParentType, ContextType, Partial<QueryJobsArgs>>;
 };
 
+export type ResultDownloadsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResultDownloads'] = ResolversParentTypes['ResultDownloads']> = {
+  arrow?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  csv?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ndjson?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  parquet?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ResultPageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResultPage'] = ResolversParentTypes['ResultPage']> = {
   columns?: Resolver<Array<ResolversTypes['Column']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
@@ -505,6 +528,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ResultDownloads?: ResultDownloadsResolvers<ContextType>;
   ResultPage?: ResultPageResolvers<ContextType>;
   SubmitQueryPayload?: SubmitQueryPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;

@@ -1,6 +1,7 @@
 import { RequestErrorCode, requestError } from '../errors.ts';
 import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
 import { isDone, isFailed, isTerminal } from '../jobs/status.ts';
+import { downloadPath } from '../results/download-route.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
 import type { Resolvers } from './generated.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
@@ -74,6 +75,15 @@ export const resolvers: Resolvers = {
     isDone: (job) => isDone(job.status),
     isFailed: (job) => isFailed(job.status),
     isTerminal: (job) => isTerminal(job.status),
+    downloads: (job) =>
+      job.status === 'SUCCESS'
+        ? {
+            csv: downloadPath(job, 'csv'),
+            ndjson: downloadPath(job, 'ndjson'),
+            arrow: downloadPath(job, 'arrow'),
+            parquet: downloadPath(job, 'parquet'),
+          }
+        : null,
     result: async (job, { first, after }, { warehouse, limits }) => {
       if (job.status !== 'SUCCESS' || !job.queryId) return null;
       if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {

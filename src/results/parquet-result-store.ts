@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { DuckDBInstance, DuckDBType } from '@duckdb/node-api';
+import { Readable } from 'node:stream';
+import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import type { JsonValue } from '../jobs/job.ts';
 import type { Column, ResultPage } from '../warehouses/warehouse.ts';
+import { type Download, type DownloadFormat, arrowStream, fileStream, ndjsonStream } from './downloads.ts';
 import { converterFor } from './json-values.ts';
 
 /**
@@ -12,17 +15,13 @@ import { converterFor } from './json-values.ts';
  * never pass through JavaScript. A page is read back with `read_parquet(..., file_row_number)`
  * and a range filter on the row number, which DuckDB answers from row-group statistics: the cost
  * of a page does not grow with its offset. Each file is also linked under its job id, so SQL can
- * read it by either id (`result_scan`).
- *
- * Small results of statements that are not queries (a DDL's status, a DML's count) are kept inline
- * as JSON in `results.sqlite`, with the metadata of every result.
+ * read it by either id (`result_scan`). Metadata (original column types, row count, truncation)
+ * lives in `results.sqlite` beside the files.
  */
 export interface StoredResult {
   columns: Column[];
   totalRows: number;
   truncated: boolean;
-  /** The Parquet file, or null for an inline result. */
-  file: string | null;
 }
 
 /**
@@ -54,7 +53,9 @@ export function storageType(type: DuckDBType | string): string {
 function restoringSelect(columns: Column[]): string {
   const restore = (type: string): boolean =>
     type !== '' && !type.includes('UNION(') && (storageType(type) !== type || COARSENED_IN_PARQUET.test(type));
-  return columns.map((c, i) => (restore(c.type) ? `CAST(#${i + 1} AS ${c.type})` : `#${i + 1}`)).join(', ');
+  return columns
+    .map((c, i) => (restore(c.type) ? `CAST(#${i + 1} AS ${c.type})` : `#${i + 1}`) + ` AS ${quoteIdent(c.name)}`)
+    .join(', ');
 }
 
 export class ParquetResultStore {
@@ -73,15 +74,18 @@ export class ParquetResultStore {
         job_id TEXT NOT NULL,
         columns TEXT NOT NULL,
         total_rows INTEGER NOT NULL,
-        truncated INTEGER NOT NULL,
-        inline_rows TEXT
+        truncated INTEGER NOT NULL
       );`);
     this.#removeStrays();
   }
 
-  /** Where a query's Parquet file goes; `.partial` until it is complete. */
+  /** Where a query's Parquet file is written; `.partial` until it is complete. */
   partialFile(queryId: string): string {
     return path.join(this.directory, `${queryId}.parquet.partial`);
+  }
+
+  #file(id: string): string {
+    return path.join(this.directory, `${id}.parquet`);
   }
 
   /**
@@ -106,60 +110,89 @@ export class ParquetResultStore {
 
   /** The columns of a written file, for a statement whose shape only its bindings decided. */
   async fileColumns(queryId: string): Promise<Column[]> {
-    const connection = await this.#instance.connect();
-    try {
+    return this.#withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
         `SELECT * FROM read_parquet(${quoteLiteral(this.partialFile(queryId))}) LIMIT 0`,
       );
       const types = reader.columnTypes();
       return reader.columnNames().map((name, i) => ({ name, type: types[i]?.toString() ?? 'UNKNOWN', nullable: true }));
-    } finally {
-      connection.closeSync();
-    }
+    });
   }
 
-  /** Makes a written Parquet file the query's result (atomic rename), linked under the job id. */
-  commitFile(queryId: string, jobId: string, columns: Column[], written: number, maxRows: number): StoredResult {
-    const file = path.join(this.directory, `${queryId}.parquet`);
-    fs.renameSync(this.partialFile(queryId), file);
-    fs.linkSync(file, path.join(this.directory, `${jobId}.parquet`));
-    const totalRows = Math.min(written, maxRows);
+  /**
+   * Makes a written file the query's result: cut to the cap when the query gave more (the file
+   * then holds exactly the rows kept), renamed into place, and linked under the job id.
+   */
+  async commitFile(queryId: string, jobId: string, columns: Column[], written: number, maxRows: number): Promise<StoredResult> {
+    const partial = this.partialFile(queryId);
     const truncated = written > maxRows;
+    if (truncated) {
+      const cut = `${partial}.cut`;
+      await this.#withConnection((c) =>
+        c.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(partial)}) LIMIT ${maxRows}) TO ${quoteLiteral(cut)} (FORMAT parquet)`),
+      );
+      fs.renameSync(cut, partial);
+    }
+    return this.#commit(queryId, jobId, columns, Math.min(written, maxRows), truncated);
+  }
+
+  /**
+   * Stores a small result that did not come from a query (a DML count, PRAGMA output) the same
+   * way: written as JSON lines, then turned into Parquet by DuckDB with the original column types.
+   */
+  async commitRows(queryId: string, jobId: string, columns: Column[], rows: JsonValue[][], truncated: boolean): Promise<StoredResult> {
+    const partial = this.partialFile(queryId);
+    if (columns.length > 0) {
+      const lines = path.join(this.directory, `${queryId}.ndjson.partial`);
+      fs.writeFileSync(lines, rows.map((row) => JSON.stringify(Object.fromEntries(row.map((v, i) => [`c${i}`, v])))).join('\n'));
+      const types = columns.map((c, i) => `${quoteLiteral(`c${i}`)}: ${quoteLiteral(storageType(c.type))}`).join(', ');
+      const select = columns.map((c, i) => `c${i} AS ${quoteIdent(c.name)}`).join(', ');
+      try {
+        await this.#withConnection((c) =>
+          c.run(
+            `COPY (SELECT ${select} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = {${types}}))
+             TO ${quoteLiteral(partial)} (FORMAT parquet)`,
+          ),
+        );
+      } finally {
+        fs.rmSync(lines, { force: true });
+      }
+    }
+    return this.#commit(queryId, jobId, columns, rows.length, truncated);
+  }
+
+  #commit(queryId: string, jobId: string, columns: Column[], totalRows: number, truncated: boolean): StoredResult {
+    if (columns.length > 0) {
+      fs.renameSync(this.partialFile(queryId), this.#file(queryId));
+      fs.linkSync(this.#file(queryId), this.#file(jobId));
+    }
     this.#db
       .prepare('INSERT INTO results (query_id, job_id, columns, total_rows, truncated) VALUES (?, ?, ?, ?, ?)')
       .run(queryId, jobId, JSON.stringify(columns), totalRows, truncated ? 1 : 0);
-    return { columns, totalRows, truncated, file };
-  }
-
-  commitInline(queryId: string, jobId: string, columns: Column[], rows: JsonValue[][], truncated: boolean): StoredResult {
-    this.#db
-      .prepare('INSERT INTO results (query_id, job_id, columns, total_rows, truncated, inline_rows) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(queryId, jobId, JSON.stringify(columns), rows.length, truncated ? 1 : 0, JSON.stringify(rows));
-    return { columns, totalRows: rows.length, truncated, file: null };
+    return { columns, totalRows, truncated };
   }
 
   abort(queryId: string): void {
     fs.rmSync(this.partialFile(queryId), { force: true });
   }
 
-  #meta(queryId: string): (StoredResult & { jobId: string; inline: JsonValue[][] | null }) | null {
+  #meta(queryId: string): (StoredResult & { jobId: string }) | null {
     const row = this.#db.prepare('SELECT * FROM results WHERE query_id = ?').get(queryId) as
-      | { job_id: string; columns: string; total_rows: number; truncated: number; inline_rows: string | null }
+      | { job_id: string; columns: string; total_rows: number; truncated: number }
       | undefined;
     if (!row) return null;
-    const inline = row.inline_rows === null ? null : (JSON.parse(row.inline_rows) as JsonValue[][]);
     return {
       jobId: row.job_id,
       columns: JSON.parse(row.columns) as Column[],
       totalRows: row.total_rows,
       truncated: row.truncated === 1,
-      file: inline ? null : path.join(this.directory, `${queryId}.parquet`),
-      inline,
     };
   }
 
-  describe(queryId: string): StoredResult | null {
-    return this.#meta(queryId);
+  /** A result's file, when it is there (a result without columns has none). */
+  #existing(queryId: string): string | null {
+    const file = this.#file(queryId);
+    return fs.existsSync(file) ? file : null;
   }
 
   async read(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
@@ -167,27 +200,54 @@ export class ParquetResultStore {
     if (!meta) return null;
     const end = Math.min(offset + limit, meta.totalRows);
     const base = { columns: meta.columns, totalRows: meta.totalRows, offset, truncated: meta.truncated };
-    if (meta.inline) return { ...base, rows: meta.inline.slice(offset, end) };
-    if (!meta.file || !fs.existsSync(meta.file)) return null;
-    if (offset >= end) return { ...base, rows: [] };
-    const connection = await this.#instance.connect();
-    try {
+    if (meta.columns.length === 0 || offset >= end) return { ...base, rows: [] };
+    const file = this.#existing(queryId);
+    if (!file) return null;
+    return this.#withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
-        `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(meta.file)}, file_row_number = true)
+        `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file)}, file_row_number = true)
          WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`,
       );
       const converters = reader.columnTypes().map(converterFor);
       const rows = reader.getRows().map((row) => row.map((value, i) => (converters[i] ?? String)(value) as JsonValue));
       return { ...base, rows };
-    } finally {
-      connection.closeSync();
+    });
+  }
+
+  /**
+   * The whole result as a download, streamed with constant memory: Parquet is the stored file
+   * itself; CSV is written by DuckDB to a temporary file; NDJSON is converted chunk by chunk to
+   * the same JSON forms as pages; Arrow IPC is decoded from the Parquet file batch by batch.
+   */
+  async download(queryId: string, format: DownloadFormat): Promise<Download | null> {
+    const meta = this.#meta(queryId);
+    if (!meta) return null;
+    const file = meta.columns.length > 0 ? this.#existing(queryId) : null;
+    if (meta.columns.length > 0 && !file) return null;
+    const select = `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file ?? '')})`;
+    switch (format) {
+      case 'parquet':
+        return file ? fileStream(file, format) : null;
+      case 'arrow':
+        return file ? arrowStream(file) : null;
+      case 'ndjson': {
+        if (!file) return { format, body: emptyStream() };
+        const connection = await this.#instance.connect();
+        return ndjsonStream(connection, select);
+      }
+      case 'csv': {
+        if (!file) return { format, body: emptyStream() };
+        const temporary = path.join(this.directory, `.download-${randomUUID()}.csv.partial`);
+        await this.#withConnection((c) => c.run(`COPY (${select}) TO ${quoteLiteral(temporary)} (FORMAT csv, HEADER)`));
+        return fileStream(temporary, format, { deleteAfter: true });
+      }
     }
   }
 
   delete(queryId: string): void {
     const meta = this.#meta(queryId);
-    if (meta) fs.rmSync(path.join(this.directory, `${meta.jobId}.parquet`), { force: true });
-    fs.rmSync(path.join(this.directory, `${queryId}.parquet`), { force: true });
+    if (meta) fs.rmSync(this.#file(meta.jobId), { force: true });
+    fs.rmSync(this.#file(queryId), { force: true });
     this.#db.prepare('DELETE FROM results WHERE query_id = ?').run(queryId);
   }
 
@@ -195,10 +255,23 @@ export class ParquetResultStore {
     if (this.#db.isOpen) this.#db.close();
   }
 
-  /** Partial files are what a crash left behind; their queries cannot complete any more. */
+  async #withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const connection = await this.#instance.connect();
+    try {
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Partial files are what a crash or an aborted download left behind. */
   #removeStrays(): void {
     for (const name of fs.readdirSync(this.directory)) {
       if (name.endsWith('.partial')) fs.rmSync(path.join(this.directory, name), { force: true });
     }
   }
+}
+
+function emptyStream(): Readable {
+  return Readable.from([]);
 }

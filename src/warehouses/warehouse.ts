@@ -1,5 +1,6 @@
 import type { DmlCounts, JobError, JobProgress, JsonValue } from '../jobs/job.ts';
 import type { JobStatus } from '../jobs/status.ts';
+import type { Download, DownloadFormat } from '../results/downloads.ts';
 
 /**
  * The port every warehouse adapter implements. Only plain data crosses it (ids, SQL text, JSON
@@ -50,6 +51,8 @@ export interface Warehouse {
   cancel(queryId: string): Promise<void>;
   /** A page of a finished query's result, or null when the warehouse holds no result for it. */
   readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null>;
+  /** A finished query's whole result in one format, streamed; null when there is none. */
+  downloadResult(queryId: string, format: DownloadFormat): Promise<Download | null>;
   /** Frees an expired result's storage (a no-op where the warehouse expires results itself). */
   deleteResult(queryId: string): Promise<void>;
   /**

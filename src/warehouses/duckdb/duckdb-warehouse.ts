@@ -10,6 +10,7 @@ import {
 } from '@duckdb/node-api';
 import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
+import type { Download, DownloadFormat } from '../../results/downloads.ts';
 import { converterFor } from '../../results/json-values.ts';
 import { type ParquetResultStore, quoteLiteral } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
@@ -136,6 +137,10 @@ export class DuckDBWarehouse implements Warehouse {
     return this.#results.read(queryId, offset, limit);
   }
 
+  async downloadResult(queryId: string, format: DownloadFormat): Promise<Download | null> {
+    return this.#results.download(queryId, format);
+  }
+
   async deleteResult(queryId: string): Promise<void> {
     this.#results.delete(queryId);
   }
@@ -246,7 +251,7 @@ export class DuckDBWarehouse implements Warehouse {
         dml = add(dml, counts);
         if (isLast) {
           const row = [counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted];
-          this.#results.commitInline(queryId, request.jobId, MERGE_COUNT_COLUMNS, [row], false);
+          await this.#results.commitRows(queryId, request.jobId, MERGE_COUNT_COLUMNS, [row], false);
         }
         continue;
       }
@@ -308,7 +313,7 @@ export class DuckDBWarehouse implements Warehouse {
       const result = await copy.statement.run();
       // A column typed only by its binding (`select ? as x`) has no type until it runs.
       const columns = copy.columns.some((c) => c.type === '') ? await this.#results.fileColumns(queryId) : copy.columns;
-      this.#results.commitFile(queryId, jobId, columns, result.rowsChanged, this.#maxResultRows);
+      await this.#results.commitFile(queryId, jobId, columns, result.rowsChanged, this.#maxResultRows);
     } catch (error) {
       this.#results.abort(queryId);
       throw error;
@@ -335,7 +340,7 @@ export class DuckDBWarehouse implements Warehouse {
       }
       if (truncated) break;
     }
-    this.#results.commitInline(queryId, jobId, columns, rows, truncated);
+    await this.#results.commitRows(queryId, jobId, columns, rows, truncated);
   }
 }
 

@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { RequestErrorCode } from '../errors.ts';
+import type { Job } from '../jobs/job.ts';
+import type { JobService } from '../jobs/job-service.ts';
+import type { Logger } from '../logger.ts';
+import type { Warehouse } from '../warehouses/warehouse.ts';
+import { DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from './downloads.ts';
+
+const ROUTE = /^\/jobs\/([^/]+)\/result\.([a-z]+)$/;
+
+/** The path of a job's result in one format; `Job.downloads` gives these. */
+export function downloadPath(job: Job, format: DownloadFormat): string {
+  return `/jobs/${encodeURIComponent(job.id)}/result.${format}`;
+}
+
+export function isDownloadRoute(pathname: string): boolean {
+  return ROUTE.test(pathname);
+}
+
+/**
+ * GET /jobs/<id>/result.<csv|ndjson|arrow|parquet>: a finished job's whole result, streamed.
+ * The same rules as `Job.result`: an unknown job is NOT_FOUND, an unfinished one RESULT_NOT_READY,
+ * an expired one RESULT_EXPIRED. Errors are JSON in the GraphQL error shape.
+ */
+export async function serveDownload(
+  req: IncomingMessage,
+  res: ServerResponse,
+  jobs: JobService,
+  warehouse: Warehouse,
+  log: Logger,
+): Promise<void> {
+  const fail = (status: number, code: RequestErrorCode, message: string): void => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  };
+  if (req.method !== 'GET') return fail(405, RequestErrorCode.BAD_REQUEST, 'Downloads answer GET only');
+  const [, rawId = '', format = ''] = ROUTE.exec(new URL(req.url ?? '/', 'http://x').pathname) ?? [];
+  if (!isDownloadFormat(format)) {
+    return fail(404, RequestErrorCode.BAD_USER_INPUT, `Unknown format ${JSON.stringify(format)}; use csv, ndjson, arrow or parquet`);
+  }
+  const id = decodeURIComponent(rawId);
+  const job = await jobs.get(id);
+  if (!job) return fail(404, RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+  if (job.status !== 'SUCCESS' || !job.queryId) {
+    return fail(409, RequestErrorCode.RESULT_NOT_READY, `Job ${job.id} has no result: it is ${job.status}`);
+  }
+  const expired = `The result of job ${job.id} expired`;
+  if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {
+    return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
+  }
+  const download = await warehouse.downloadResult(job.queryId, format);
+  if (!download) return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
+  const { contentType, extension } = DOWNLOAD_FORMATS[format];
+  res.writeHead(200, {
+    'content-type': contentType,
+    'content-disposition': `attachment; filename="${job.id}.${extension}"`,
+    'cache-control': 'no-store',
+  });
+  try {
+    await pipeline(download.body, res);
+  } catch (error) {
+    // A client that goes away mid-download is not an error of ours.
+    if (!res.destroyed) log.error({ err: error, jobId: job.id, format }, 'download failed');
+    res.destroy();
+  }
+}
