@@ -58,6 +58,15 @@ function restoringSelect(columns: Column[]): string {
     .join(', ');
 }
 
+/**
+ * Rows [offset, end) of a stored result. The filter on `file_row_number` is answered from the row
+ * groups' statistics, so only the row groups that hold the page are read, whatever the offset.
+ */
+export function pageQuery(file: string, columns: Column[], offset: number, end: number): string {
+  return `SELECT ${restoringSelect(columns)} FROM read_parquet(${quoteLiteral(file)}, file_row_number = true)
+          WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`;
+}
+
 export class ParquetResultStore {
   readonly directory: string;
   readonly #db: DatabaseSync;
@@ -204,10 +213,7 @@ export class ParquetResultStore {
     const file = this.#existing(queryId);
     if (!file) return null;
     return this.#withConnection(async (connection) => {
-      const reader = await connection.runAndReadAll(
-        `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file)}, file_row_number = true)
-         WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`,
-      );
+      const reader = await connection.runAndReadAll(pageQuery(file, meta.columns, offset, end));
       const converters = reader.columnTypes().map(converterFor);
       const rows = reader.getRows().map((row) => row.map((value, i) => (converters[i] ?? String)(value) as JsonValue));
       return { ...base, rows };
