@@ -222,7 +222,7 @@ export type ResultPage = {
   columns: Array<Column>;
   pageInfo: PageInfo;
   /** One array per row, one JSON value per column. */
-  rows: Array<Array<Maybe<Scalars['JSON']['output']>>>;
+  rows: Array<Scalars['JSON']['output']>;
   totalRows: Scalars['Float']['output'];
   /** True when the result was cut at the server's row cap (JOBQL_RESULT_MAX_ROWS); totalRows counts the rows kept. */
   truncated: Scalars['Boolean']['output'];
@@ -500,7 +500,7 @@ export type ResultDownloadsResolvers<ContextType = GraphQLContext, ParentType ex
 export type ResultPageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResultPage'] = ResolversParentTypes['ResultPage']> = {
   columns?: Resolver<Array<ResolversTypes['Column']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
-  rows?: Resolver<Array<Array<Maybe<ResolversTypes['JSON']>>>, ParentType, ContextType>;
+  rows?: Resolver<Array<ResolversTypes['JSON']>, ParentType, ContextType>;
   totalRows?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   truncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
