@@ -51,7 +51,10 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     allowedDirs: [...config.duckdb.allowedDirs, resultsDir],
   });
   const results = new ParquetResultStore(resultsDir, instance);
-  const warehouse = new DuckDBWarehouse(instance, results, config.resultMaxRows);
+  const warehouse = new DuckDBWarehouse(instance, results, {
+    maxRows: config.resultMaxRows,
+    maxBytes: config.resultMaxBytes,
+  });
   const bus = new InProcessEventBus();
   const jobs = new JobService({
     store,

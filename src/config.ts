@@ -37,6 +37,7 @@ const schema = z.object({
   JOBQL_DEFAULT_TIMEOUT_SECONDS: int(1, 604_800).optional(),
   JOBQL_MAX_TIMEOUT_SECONDS: int(1, 604_800).default(86_400),
   JOBQL_RESULT_MAX_ROWS: int(1, Number.MAX_SAFE_INTEGER).default(100_000_000),
+  JOBQL_RESULT_MAX_BYTES: int(1024, Number.MAX_SAFE_INTEGER).default(10 * 1024 ** 3),
   JOBQL_RESULT_TTL_SECONDS: int(1, 31 * 86_400).default(86_400),
   JOBQL_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   JOBQL_POLL_BACKOFF_MS: z
@@ -74,6 +75,7 @@ export interface Config {
   };
   resultTtlSeconds: number;
   resultMaxRows: number;
+  resultMaxBytes: number;
   pollBackoffMs: number[];
   shutdownGraceMs: number;
   graphiql: boolean;
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     resultTtlSeconds: e.JOBQL_RESULT_TTL_SECONDS,
     resultMaxRows: e.JOBQL_RESULT_MAX_ROWS,
+    resultMaxBytes: e.JOBQL_RESULT_MAX_BYTES,
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
     graphiql: e.JOBQL_GRAPHIQL,

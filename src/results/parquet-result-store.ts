@@ -67,6 +67,14 @@ export function pageQuery(file: string, columns: Column[], offset: number, end: 
           WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`;
 }
 
+/** What an operator allows one result to keep. */
+export interface ResultCaps {
+  maxRows: number;
+  maxBytes: number;
+}
+
+const BYTE_CAP_ATTEMPTS = 4;
+
 export class ParquetResultStore {
   readonly directory: string;
   readonly #db: DatabaseSync;
@@ -129,20 +137,34 @@ export class ParquetResultStore {
   }
 
   /**
-   * Makes a written file the query's result: cut to the cap when the query gave more (the file
+   * Makes a written file the query's result: cut to the caps when the query gave more (the file
    * then holds exactly the rows kept), renamed into place, and linked under the job id.
+   *
+   * The byte cap applies to the stored file. Parquet's size is not linear in rows, so the cut is
+   * estimated from the average row size and repeated (a few times at most) until the file fits.
    */
-  async commitFile(queryId: string, jobId: string, columns: Column[], written: number, maxRows: number): Promise<StoredResult> {
+  async commitFile(queryId: string, jobId: string, columns: Column[], written: number, caps: ResultCaps): Promise<StoredResult> {
     const partial = this.partialFile(queryId);
-    const truncated = written > maxRows;
-    if (truncated) {
-      const cut = `${partial}.cut`;
-      await this.#withConnection((c) =>
-        c.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(partial)}) LIMIT ${maxRows}) TO ${quoteLiteral(cut)} (FORMAT parquet)`),
-      );
-      fs.renameSync(cut, partial);
+    let rows = Math.min(written, caps.maxRows);
+    let truncated = written > caps.maxRows;
+    if (truncated) await this.#cut(partial, rows);
+    for (let attempt = 0; attempt < BYTE_CAP_ATTEMPTS && rows > 0; attempt++) {
+      const size = fs.statSync(partial).size;
+      if (size <= caps.maxBytes) break;
+      rows = Math.floor((rows * caps.maxBytes * 0.95) / size);
+      truncated = true;
+      await this.#cut(partial, rows);
     }
-    return this.#commit(queryId, jobId, columns, Math.min(written, maxRows), truncated);
+    return this.#commit(queryId, jobId, columns, rows, truncated);
+  }
+
+  /** Rewrites a partial file with its first `rows` rows only. */
+  async #cut(partial: string, rows: number): Promise<void> {
+    const cut = `${partial}.cut`;
+    await this.#withConnection((c) =>
+      c.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(partial)}) LIMIT ${rows}) TO ${quoteLiteral(cut)} (FORMAT parquet)`),
+    );
+    fs.renameSync(cut, partial);
   }
 
   /**

@@ -3,6 +3,8 @@
  * its Parquet result, a GraphQL page. One test per type; the README's table lists the same forms.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -104,6 +106,25 @@ describe('result size', () => {
     const job = await waitForEnd(server.url, (await submit(server.url, 'select range from range(1000)')).id);
     const data = await gqlData(server.url, `{ job(id: "${job.id}") { result(first: 1) { totalRows truncated } } }`);
     assert.deepEqual(data.job.result, { totalRows: 1000, truncated: false });
+  });
+});
+
+describe('byte cap', () => {
+  test('a result over JOBQL_RESULT_MAX_BYTES keeps its first rows, fits the cap, and says so', async () => {
+    const capped = await startServer({ JOBQL_RESULT_MAX_BYTES: '200000' });
+    try {
+      const job = await waitForEnd(capped.url, (await submit(capped.url, 'select range as id, md5(range::varchar) as h from range(100000)')).id);
+      assert.equal(job.status, 'SUCCESS');
+      const data = await gqlData(capped.url, `{ job(id: "${job.id}") { result(first: 3) { rows totalRows truncated } } }`);
+      const { totalRows, truncated, rows } = data.job.result;
+      assert.equal(truncated, true);
+      assert.ok(totalRows > 0 && totalRows < 100000, `kept ${totalRows} rows`);
+      assert.deepEqual(rows.map((r: unknown[]) => r[0]), [0, 1, 2], 'the first rows are the ones kept');
+      const size = fs.statSync(path.join(capped.dataDir, 'results', `${job.queryId}.parquet`)).size;
+      assert.ok(size <= 200000, `stored ${size} bytes`);
+    } finally {
+      await capped.stop();
+    }
   });
 });
 

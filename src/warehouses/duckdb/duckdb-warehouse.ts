@@ -12,7 +12,7 @@ import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
 import type { Download, DownloadFormat } from '../../results/downloads.ts';
 import { converterFor } from '../../results/json-values.ts';
-import { type ParquetResultStore, quoteLiteral } from '../../results/parquet-result-store.ts';
+import { type ParquetResultStore, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 
@@ -84,14 +84,14 @@ export class DuckDBWarehouse implements Warehouse {
   readonly forgetsOnRestart = true;
   readonly #instance: DuckDBInstance;
   readonly #results: ParquetResultStore;
-  readonly #maxResultRows: number;
+  readonly #caps: ResultCaps;
   readonly #queries = new Map<string, Query>();
   readonly #listeners = new Set<(queryId: string) => void>();
 
-  constructor(instance: DuckDBInstance, results: ParquetResultStore, maxResultRows: number) {
+  constructor(instance: DuckDBInstance, results: ParquetResultStore, caps: ResultCaps) {
     this.#instance = instance;
     this.#results = results;
-    this.#maxResultRows = maxResultRows;
+    this.#caps = caps;
   }
 
   async submit(request: SubmitRequest): Promise<string> {
@@ -291,7 +291,7 @@ export class DuckDBWarehouse implements Warehouse {
       name: prepared.columnName(i),
       type: columnTypeOf(prepared, i),
     }));
-    const select = this.#results.storageQuery(text, typed, this.#maxResultRows);
+    const select = this.#results.storageQuery(text, typed, this.#caps.maxRows);
     const file = quoteLiteral(this.#results.partialFile(queryId));
     let statement: DuckDBPreparedStatement;
     try {
@@ -313,7 +313,7 @@ export class DuckDBWarehouse implements Warehouse {
       const result = await copy.statement.run();
       // A column typed only by its binding (`select ? as x`) has no type until it runs.
       const columns = copy.columns.some((c) => c.type === '') ? await this.#results.fileColumns(queryId) : copy.columns;
-      await this.#results.commitFile(queryId, jobId, columns, result.rowsChanged, this.#maxResultRows);
+      await this.#results.commitFile(queryId, jobId, columns, result.rowsChanged, this.#caps);
     } catch (error) {
       this.#results.abort(queryId);
       throw error;
@@ -332,7 +332,7 @@ export class DuckDBWarehouse implements Warehouse {
     let truncated = false;
     for await (const batch of result.yieldRows()) {
       for (const row of batch) {
-        if (rows.length >= this.#maxResultRows) {
+        if (rows.length >= this.#caps.maxRows) {
           truncated = true;
           break;
         }
