@@ -24,6 +24,7 @@ const config: CodegenConfig = {
           Job: '../jobs/job.ts#Job',
           JobStatusEvent: '../jobs/job.ts#JobStatusEvent',
           ResultPage: '../warehouses/warehouse.ts#ResultPage',
+          Column: '../warehouses/warehouse.ts#Column',
         },
         avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
         maybeValue: 'T | null',

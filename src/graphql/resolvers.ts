@@ -6,6 +6,12 @@ import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
 import type { Resolvers } from './generated.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
+/** Precision and scale of a `DECIMAL(p,s)` column type. */
+function decimalParts(type: string): [number, number] | null {
+  const match = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(type);
+  return match ? [Number(match[1]), Number(match[2])] : null;
+}
+
 /** Jobs list pages are small and fixed: the limits that matter for results do not apply. */
 const DEFAULT_JOBS_PAGE = 20;
 const MAX_JOBS_PAGE = 100;
@@ -99,6 +105,11 @@ export const resolvers: Resolvers = {
       if (!page) throw requestError(RequestErrorCode.RESULT_EXPIRED, `The result of job ${job.id} expired`);
       return page;
     },
+  },
+
+  Column: {
+    precision: (column) => decimalParts(column.type)?.[0] ?? null,
+    scale: (column) => decimalParts(column.type)?.[1] ?? null,
   },
 
   ResultPage: {

@@ -87,6 +87,17 @@ describe('result types', () => {
   }
 });
 
+describe('column metadata', () => {
+  test('DECIMAL columns carry precision and scale; others have none', async () => {
+    const job = await waitForEnd(server.url, (await submit(server.url, 'select 1.5::decimal(18,3) as d, 1 as i')).id);
+    const data = await gqlData(server.url, `{ job(id: "${job.id}") { result { columns { name type nullable precision scale } } } }`);
+    assert.deepEqual(data.job.result.columns, [
+      { name: 'd', type: 'DECIMAL(18,3)', nullable: true, precision: 18, scale: 3 },
+      { name: 'i', type: 'INTEGER', nullable: true, precision: null, scale: null },
+    ]);
+  });
+});
+
 describe('result size', () => {
   test('a result over JOBQL_RESULT_MAX_ROWS is cut there and says so', async () => {
     const job = await waitForEnd(server.url, (await submit(server.url, 'select range from range(5000)')).id);
