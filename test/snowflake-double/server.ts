@@ -1,0 +1,452 @@
+/**
+ * A wire-level Snowflake test double: a plain-HTTP server that speaks the endpoints the real
+ * `snowflake-sdk` uses (../shared/reference/snowflake-wire-protocol.md), backed by an in-memory
+ * DuckDB so that queries really run. It counts what it receives and can be told to misbehave.
+ *
+ * Endpoints: login, token renewal, query request (async and sync), monitoring, result by query id
+ * (inline rows and chunks), abort (by query id and by request id), SYSTEM$CANCEL_QUERY, heartbeat,
+ * logout, telemetry.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type RowType, rowTypeOf, wireValue } from './rowtype.ts';
+
+export interface Faults {
+  /** Answer this many of the next requests (any endpoint but login) with HTTP 429. */
+  tooManyRequests: number;
+  /** Answer this many of the next query or result requests with HTTP 503. */
+  unavailable: number;
+  /** Delay before each query starts running, in ms (a cold warehouse). */
+  queueMs: number;
+  /** Extra running time added to every query, in ms. */
+  slowMs: number;
+  /** Queries whose SQL contains this text never finish until cancelled. */
+  neverFinishMarker: string;
+  /** Session tokens issued from now on expire after this many ms (0: never). */
+  sessionTtlMs: number;
+  /** Query ids whose result has expired (000710). */
+  expiredResults: Set<string>;
+}
+
+export interface QueryRecord {
+  id: string;
+  requestId: string | null;
+  sqlText: string;
+  status: string;
+  startTime: number;
+  endTime: number;
+  rowType: RowType[];
+  rows: (string | null)[][];
+  /** DML counts and statement type id of the last statement, Snowflake style. */
+  statementTypeId: number;
+  error: { code: string; sqlState: string; message: string } | null;
+  connection: DuckDBConnection | null;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+interface Session {
+  token: string;
+  masterToken: string;
+  expiresAt: number;
+  id: number;
+}
+
+export interface SnowflakeDouble {
+  url: string;
+  /** Requests received, by endpoint name (`login`, `query`, `monitoring`, `result`, `abort`, ...). */
+  counts: Map<string, number>;
+  faults: Faults;
+  queries: Map<string, QueryRecord>;
+  /** Every query request's requestId, in order (retries included). */
+  requestIds: string[];
+  /** Forget every session token: the next request gets 390112 (renewable) or 390104. */
+  expireSessions(): void;
+  stop(): Promise<void>;
+}
+
+export interface DoubleOptions {
+  user?: string;
+  password?: string;
+  /** Rows per result chunk; results longer than this are served as chunks. */
+  chunkRows?: number;
+  /** How long a sync query request waits before answering 333333 (real Snowflake: 45 s). */
+  syncWaitMs?: number;
+}
+
+const DML_TYPE_IDS: Record<string, number> = { INSERT: 0x3100, UPDATE: 0x3200, DELETE: 0x3300, MERGE: 0x3400 };
+const SELECT_TYPE_ID = 0x1000;
+
+const ok = (data: unknown = null) => ({ data, code: null, message: null, success: true });
+const failure = (code: string, message: string, data: Record<string, unknown> = {}) => ({
+  data: { errorCode: code, ...data },
+  code,
+  message,
+  success: false,
+});
+
+export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise<SnowflakeDouble> {
+  const user = options.user ?? 'jobql';
+  const password = options.password ?? 'secret';
+  const chunkRows = options.chunkRows ?? 1000;
+  const syncWaitMs = options.syncWaitMs ?? 2000;
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const counts = new Map<string, number>();
+  const sessions = new Map<string, Session>();
+  const masters = new Map<string, Session>();
+  const queries = new Map<string, QueryRecord>();
+  const byRequestId = new Map<string, QueryRecord>();
+  const requestIds: string[] = [];
+  const faults: Faults = {
+    tooManyRequests: 0,
+    unavailable: 0,
+    queueMs: 0,
+    slowMs: 0,
+    neverFinishMarker: '',
+    sessionTtlMs: 0,
+    expiredResults: new Set(),
+  };
+  let url = '';
+  let nextSessionId = 1000;
+
+  const count = (name: string): void => {
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
+
+  function newSession(): Session {
+    const session: Session = {
+      token: `session-${randomUUID()}`,
+      masterToken: `master-${randomUUID()}`,
+      expiresAt: faults.sessionTtlMs > 0 ? Date.now() + faults.sessionTtlMs : Infinity,
+      id: nextSessionId++,
+    };
+    sessions.set(session.token, session);
+    masters.set(session.masterToken, session);
+    return session;
+  }
+
+  /** The session of a request, or the GS error to answer with. */
+  function authenticate(req: IncomingMessage): Session | { code: string; message: string } {
+    const header = req.headers.authorization ?? '';
+    const token = /Snowflake Token="([^"]+)"/.exec(header)?.[1] ?? '';
+    const session = sessions.get(token);
+    if (!session) return { code: '390104', message: 'Authentication token is invalid' };
+    if (session.expiresAt <= Date.now()) return { code: '390112', message: 'Session token expired' };
+    return session;
+  }
+
+  async function runQuery(query: QueryRecord, bindings: Record<string, { type: string; value: unknown }>): Promise<void> {
+    if (faults.queueMs > 0) {
+      query.status = 'QUEUED';
+      await sleep(faults.queueMs);
+    }
+    if (query.cancelled) return;
+    query.status = 'RUNNING';
+    query.startTime = Date.now();
+    const cancel = /^\s*select\s+system\$cancel_query\s*\(\s*'([^']+)'\s*\)\s*;?\s*$/i.exec(query.sqlText);
+    try {
+      if (cancel?.[1]) {
+        const target = queries.get(cancel[1].toLowerCase());
+        if (target) abort(target);
+        query.rowType = [{ name: `SYSTEM$CANCEL_QUERY('${cancel[1].toUpperCase()}')`, type: 'text', scale: 0, nullable: true }];
+        query.rows = [[`query [${cancel[1]}] terminated.`]];
+      } else {
+        const connection = await instance.connect();
+        query.connection = connection;
+        try {
+          if (faults.slowMs > 0) await sleep(faults.slowMs);
+          if (faults.neverFinishMarker && query.sqlText.includes(faults.neverFinishMarker)) {
+            await new Promise<void>((resolve) => {
+              const check = setInterval(() => query.cancelled && (clearInterval(check), resolve()), 20);
+            });
+          }
+          if (query.cancelled) throw new Error('INTERRUPT');
+          const values = Object.keys(bindings)
+            .sort((a, b) => Number(a) - Number(b))
+            .map((k) => bindings[k]?.value ?? null);
+          const prepared = await connection.prepare(query.sqlText);
+          if (values.length > 0) prepared.bind(values as never[]);
+          const reader = await prepared.runAndReadAll();
+          const types = reader.columnTypes();
+          query.rowType = reader.columnNames().map((name, i) => rowTypeOf(name, types[i]!));
+          const json = reader.getRowsJson();
+          query.rows = reader.getRows().map((row, r) => row.map((v, c) => wireValue(v, json[r]?.[c], types[c]!)));
+          const verb = /^\s*(\w+)/.exec(query.sqlText)?.[1]?.toUpperCase() ?? '';
+          query.statementTypeId = DML_TYPE_IDS[verb] ?? SELECT_TYPE_ID;
+        } finally {
+          query.connection = null;
+          connection.closeSync();
+        }
+      }
+      query.status = 'SUCCESS';
+    } catch (error) {
+      if (query.cancelled) {
+        query.status = 'FAILED_WITH_ERROR';
+        query.error = { code: '000604', sqlState: '57014', message: 'SQL execution canceled' };
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        query.status = 'FAILED_WITH_ERROR';
+        query.error = /Catalog Error/.test(message)
+          ? { code: '002003', sqlState: '42S02', message: `SQL compilation error:\n${message}` }
+          : /Parser Error/.test(message)
+            ? { code: '001003', sqlState: '42000', message: `SQL compilation error:\n${message}` }
+            : { code: '100038', sqlState: '22018', message };
+      }
+    } finally {
+      query.endTime = Date.now();
+    }
+  }
+
+  function abort(query: QueryRecord): void {
+    if (query.status === 'SUCCESS' || query.status === 'FAILED_WITH_ERROR') return;
+    query.cancelled = true;
+    query.connection?.interrupt();
+  }
+
+  function resultBody(query: QueryRecord): unknown {
+    if (faults.expiredResults.has(query.id)) {
+      return failure('000710', `Result for query ${query.id} has expired`, { sqlState: '02000', queryId: query.id });
+    }
+    if (query.error) return failure(query.error.code, query.error.message, { sqlState: query.error.sqlState, queryId: query.id });
+    const inline = query.rows.slice(0, chunkRows);
+    const chunks = [];
+    for (let first = chunkRows; first < query.rows.length; first += chunkRows) {
+      const rowCount = Math.min(chunkRows, query.rows.length - first);
+      chunks.push({ url: `${url}/chunks/${query.id}/${first}`, rowCount, uncompressedSize: rowCount * 16, compressedSize: rowCount * 8 });
+    }
+    return ok({
+      parameters: [
+        { name: 'TIMEZONE', value: 'UTC' },
+        { name: 'BINARY_OUTPUT_FORMAT', value: 'HEX' },
+        { name: 'DATE_OUTPUT_FORMAT', value: 'YYYY-MM-DD' },
+        { name: 'TIME_OUTPUT_FORMAT', value: 'HH24:MI:SS' },
+      ],
+      rowtype: query.rowType,
+      rowset: inline,
+      total: query.rows.length,
+      returned: query.rows.length,
+      queryId: query.id,
+      queryResultFormat: 'json',
+      statementTypeId: query.statementTypeId,
+      version: 1,
+      ...(chunks.length > 0 ? { chunks, chunkHeaders: {} } : {}),
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://double');
+    const send = (status: number, body: unknown, contentType = 'application/json'): void => {
+      res.writeHead(status, { 'content-type': contentType });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+    const raw = await readBody(req);
+    const body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Record<string, any>) : {};
+
+    if (pathname === '/session/v1/login-request') {
+      count('login');
+      const data = body['data'] ?? {};
+      if (data.LOGIN_NAME !== user || data.PASSWORD !== password) {
+        return send(200, failure('390100', 'Incorrect username or password was specified.'));
+      }
+      const session = newSession();
+      const keepAlive = data.SESSION_PARAMETERS?.CLIENT_SESSION_KEEP_ALIVE === true;
+      return send(
+        200,
+        ok({
+          token: session.token,
+          masterToken: session.masterToken,
+          validityInSeconds: 3600,
+          masterValidityInSeconds: 14400,
+          sessionId: session.id,
+          parameters: [
+            { name: 'CLIENT_SESSION_KEEP_ALIVE', value: keepAlive },
+            { name: 'CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY', value: 3600 },
+          ],
+          sessionInfo: { databaseName: 'DB', schemaName: 'PUBLIC', warehouseName: 'WH', roleName: 'R' },
+        }),
+      );
+    }
+    if (pathname === '/telemetry/send') {
+      count('telemetry');
+      return send(200, ok());
+    }
+    if (pathname.startsWith('/chunks/')) {
+      count('chunk');
+      const [, , id = '', first = '0'] = pathname.split('/');
+      const query = queries.get(id);
+      if (!query) return send(404, 'no such chunk', 'text/plain');
+      const rows = query.rows.slice(Number(first), Number(first) + chunkRows);
+      return send(200, rows.map((r) => JSON.stringify(r)).join(','), 'text/plain');
+    }
+    if (pathname === '/session/token-request') {
+      count('renew');
+      const master = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const old = masters.get(master);
+      if (!old) return send(200, failure('390114', 'Master token expired'));
+      const session = newSession();
+      return send(
+        200,
+        ok({
+          sessionToken: session.token,
+          validityInSecondsST: 3600,
+          masterToken: session.masterToken,
+          validityInSecondsMT: 14400,
+          sessionId: session.id,
+        }),
+      );
+    }
+
+    if (faults.tooManyRequests > 0) {
+      faults.tooManyRequests -= 1;
+      count('429');
+      return send(429, 'Too Many Requests', 'text/plain');
+    }
+    const session = authenticate(req);
+    if (!('token' in session)) {
+      count('unauthenticated');
+      return send(200, failure(session.code, session.message));
+    }
+
+    if (pathname === '/queries/v1/query-request') {
+      count('query');
+      if (faults.unavailable > 0) {
+        faults.unavailable -= 1;
+        count('503');
+        return send(503, 'Service Unavailable', 'text/plain');
+      }
+      const requestId = searchParams.get('requestId');
+      if (requestId) requestIds.push(requestId);
+      const known = requestId ? byRequestId.get(requestId) : undefined;
+      const query: QueryRecord = known ?? {
+        id: randomUUID(),
+        requestId,
+        sqlText: String(body['sqlText'] ?? ''),
+        status: 'QUEUED',
+        startTime: Date.now(),
+        endTime: 0,
+        rowType: [],
+        rows: [],
+        statementTypeId: SELECT_TYPE_ID,
+        error: null,
+        connection: null,
+        cancelled: false,
+        done: Promise.resolve(),
+      };
+      if (!known) {
+        queries.set(query.id, query);
+        if (requestId) byRequestId.set(requestId, query);
+        query.done = runQuery(query, body['bindings'] ?? {});
+      }
+      if (body['asyncExec'] === true) {
+        return send(200, {
+          data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result`, queryAbortsAfterSecs: 300, progressDesc: null },
+          code: '333334',
+          message: 'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.',
+          success: true,
+        });
+      }
+      const finished = await Promise.race([query.done.then(() => true), sleep(syncWaitMs).then(() => false)]);
+      if (!finished) return send(200, { data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result` }, code: '333333', success: true });
+      return send(200, resultBody(query));
+    }
+    const monitoring = /^\/monitoring\/queries\/([0-9a-f-]+)$/.exec(pathname);
+    if (monitoring?.[1]) {
+      count('monitoring');
+      const query = queries.get(monitoring[1]);
+      if (!query) return send(200, ok({ queries: [] }));
+      return send(
+        200,
+        ok({
+          queries: [
+            {
+              id: query.id,
+              status: query.status,
+              errorCode: query.error ? Number(query.error.code) : 0,
+              errorMessage: query.error?.message ?? null,
+              sqlText: query.sqlText,
+              startTime: query.startTime,
+              endTime: query.endTime,
+            },
+          ],
+        }),
+      );
+    }
+    const result = /^\/queries\/([0-9a-f-]+)\/result$/.exec(pathname);
+    if (result?.[1]) {
+      count('result');
+      if (faults.unavailable > 0) {
+        faults.unavailable -= 1;
+        count('503');
+        return send(503, 'Service Unavailable', 'text/plain');
+      }
+      const query = queries.get(result[1]);
+      if (!query) return send(200, failure('000709', `Statement ${result[1]} not found`, { sqlState: '02000' }));
+      await Promise.race([query.done, sleep(syncWaitMs)]);
+      if (query.endTime === 0) return send(200, { data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result` }, code: '333333', success: true });
+      return send(200, resultBody(query));
+    }
+    const abortById = /^\/queries\/([0-9a-f-]+)\/abort-request$/.exec(pathname);
+    if (abortById?.[1] || pathname === '/queries/v1/abort-request') {
+      count('abort');
+      const query = abortById?.[1] ? queries.get(abortById[1]) : byRequestId.get(String(body['requestId'] ?? ''));
+      if (!query || query.endTime !== 0) {
+        return send(200, { ...failure('000605', 'Identified SQL statement is not currently executing.', { sqlState: '01000' }), code: '' });
+      }
+      abort(query);
+      return send(200, ok());
+    }
+    if (pathname === '/session/heartbeat') {
+      count('heartbeat');
+      return send(200, ok());
+    }
+    if (pathname === '/session' && searchParams.get('delete')) {
+      count('logout');
+      sessions.delete(session.token);
+      return send(200, ok());
+    }
+    count('unknown');
+    return send(404, failure('000404', `No endpoint ${req.method} ${pathname}`));
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(failure('000001', error instanceof Error ? error.message : String(error))));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    counts,
+    faults,
+    queries,
+    requestIds,
+    expireSessions() {
+      for (const session of sessions.values()) session.expiresAt = 0;
+    },
+    async stop() {
+      for (const query of queries.values()) abort(query);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([...queries.values()].map((q) => q.done));
+      instance.closeSync();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  // The driver's bodies are plain JSON in practice, but gzip is allowed: sniff the magic bytes.
+  return raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+}
