@@ -97,7 +97,15 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       return;
     }
     if (route && isDownloadRoute(route)) {
-      void serveDownload(req, res, jobs, warehouse, logger);
+      serveDownload(req, res, jobs, warehouse, logger).catch((error: unknown) => {
+        logger.error({ err: error, url: req.url }, 'download failed');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: RequestErrorCode.INTERNAL_SERVER_ERROR } }] }));
+        } else {
+          res.destroy();
+        }
+      });
       return;
     }
     void yoga.handle(req, res);

@@ -1,8 +1,9 @@
 import { RequestErrorCode, requestError } from '../errors.ts';
-import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
+import type { JobStatusEvent } from '../jobs/job.ts';
 import { isDone, isFailed, isTerminal } from '../jobs/status.ts';
 import { downloadPath } from '../results/download-route.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
+import { jobStatusStream } from './job-status-stream.ts';
 import type { Resolvers } from './generated.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
@@ -51,28 +52,7 @@ export const resolvers: Resolvers = {
 
   Subscription: {
     jobStatus: {
-      /**
-       * Listen first, then read the stored job: a transition in between is on the stream, and the
-       * sequence check drops what the snapshot already showed. Completes after a terminal state.
-       */
-      subscribe: async function* (_, { id }, { jobs, bus }) {
-        const stream = bus.subscribe(id);
-        try {
-          const job = await jobs.get(id);
-          if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
-          yield eventOf(job);
-          if (isTerminal(job.status)) return;
-          let last = job.sequence;
-          for await (const event of stream) {
-            if (event.sequence <= last) continue;
-            last = event.sequence;
-            yield event;
-            if (isTerminal(event.status)) return;
-          }
-        } finally {
-          await stream.return?.();
-        }
-      },
+      subscribe: (_, { id }, { jobs, bus }) => jobStatusStream(id, jobs, bus),
       resolve: (event: JobStatusEvent) => event,
     },
   },

@@ -108,8 +108,10 @@ export class JobService {
     let deleted = 0;
     try {
       for (;;) {
-        const expired = await this.#store.takeExpiredResults(now, EXPIRY_BATCH);
+        // Delete first, mark after: a crash in between deletes again (harmless), never forgets one.
+        const expired = await this.#store.listExpiredResults(now, EXPIRY_BATCH);
         for (const job of expired) if (job.queryId) await this.#warehouse.deleteResult(job.queryId);
+        await this.#store.markResultsDeleted(expired.map((job) => job.id));
         deleted += expired.length;
         if (expired.length < EXPIRY_BATCH) break;
       }
@@ -310,7 +312,10 @@ export class JobService {
 
   async #dispatch(waiting: Job): Promise<void> {
     const job = await this.#store.claim(waiting.id, new Date());
-    if (!job) return; // cancelled meanwhile
+    if (!job) {
+      this.#pumpAgain = true; // cancelled meanwhile: its slot goes to the next waiting job
+      return;
+    }
     this.#running.add(job.id);
     let queryId: string;
     try {

@@ -53,11 +53,10 @@ export interface JobStore {
    * `dispatchedAt` has certainly not run, so it can be run after a restart.
    */
   claim(id: string, at: Date): Promise<Job | null>;
-  /**
-   * Marks up to `limit` jobs whose result expired by `now` as deleted and returns them, so that
-   * their results are deleted once (the mark is persisted: a restart does not redo or skip any).
-   */
-  takeExpiredResults(now: Date, limit: number): Promise<Job[]>;
+  /** Up to `limit` jobs whose result expired by `now` and is not yet marked deleted. */
+  listExpiredResults(now: Date, limit: number): Promise<Job[]>;
+  /** Records that these jobs' results are deleted (after the deletion, so a crash repeats it). */
+  markResultsDeleted(ids: readonly string[]): Promise<void>;
   /** Jobs not yet in a terminal state, oldest first. */
   listUnfinished(): Promise<Job[]>;
   /** QUEUED jobs never handed to the warehouse, oldest first. */

@@ -16,6 +16,8 @@ interface Tracked {
   jobId: string;
   checks: number;
   dueAt: number;
+  /** Bumped by every nudge, so a tick can tell a nudge that came while it worked. */
+  nudges: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class Poller {
 
   track(jobId: string, queryId: string): void {
     if (this.#stopped) return;
-    this.#tracked.set(queryId, { jobId, checks: 0, dueAt: Date.now() + this.#delay(0) });
+    this.#tracked.set(queryId, { jobId, checks: 0, dueAt: Date.now() + this.#delay(0), nudges: 0 });
     this.#schedule();
   }
 
@@ -58,6 +60,7 @@ export class Poller {
     const entry = this.#tracked.get(queryId);
     if (!entry || this.#stopped) return;
     entry.dueAt = 0;
+    entry.nudges += 1;
     this.#schedule();
   }
 
@@ -105,6 +108,7 @@ export class Poller {
   async #check(): Promise<void> {
     const now = Date.now();
     const due = [...this.#tracked].filter(([, entry]) => entry.dueAt <= now);
+    const nudgesSeen = new Map(due.map(([queryId, entry]) => [queryId, entry.nudges]));
     if (due.length === 0) return;
     this.stats.ticks += 1;
     this.stats.statusCalls += 1;
@@ -119,7 +123,7 @@ export class Poller {
       }
       if (finished) {
         this.#tracked.delete(queryId);
-      } else if (entry.dueAt <= now) {
+      } else if (entry.nudges === nudgesSeen.get(queryId)) {
         // Not nudged again while we worked: back off.
         entry.checks += 1;
         entry.dueAt = Date.now() + this.#delay(entry.checks);

@@ -26,14 +26,15 @@ export function splitStatements(sql: string): string[] {
       const eol = sql.indexOf('\n', i + 2);
       i = eol === -1 ? n : eol + 1;
     } else if (c === '/' && next === '*') {
-      const close = sql.indexOf('*/', i + 2);
-      i = close === -1 ? n : close + 2;
+      i = skipBlockComment(sql, i);
     } else if (c === "'" || c === '"') {
-      const backslashEscapes = c === "'" && i > 0 && (sql[i - 1] === 'E' || sql[i - 1] === 'e');
+      // E'...' is a string with backslash escapes only when the E is a token of its own (not the
+      // end of an identifier such as `like'`).
+      const backslashEscapes = c === "'" && /[Ee]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? '');
       i = skipQuoted(sql, i, c, backslashEscapes);
       hasCode = true;
     } else if (c === '$') {
-      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i, i + 64));
+      const tag = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
       if (tag && !/[\w$]/.test(sql[i - 1] ?? '')) {
         const close = sql.indexOf(tag[0], i + tag[0].length);
         i = close === -1 ? n : close + tag[0].length;
@@ -51,6 +52,25 @@ export function splitStatements(sql: string): string[] {
   }
   push(n);
   return statements;
+}
+
+/** Block comments nest, as in DuckDB and PostgreSQL. */
+function skipBlockComment(sql: string, open: number): number {
+  let depth = 0;
+  let i = open;
+  while (i < sql.length) {
+    if (sql[i] === '/' && sql[i + 1] === '*') {
+      depth += 1;
+      i += 2;
+    } else if (sql[i] === '*' && sql[i + 1] === '/') {
+      depth -= 1;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i += 1;
+    }
+  }
+  return sql.length;
 }
 
 function skipQuoted(sql: string, open: number, quote: string, backslashEscapes: boolean): number {

@@ -39,7 +39,12 @@ export async function serveDownload(
   if (!isDownloadFormat(format)) {
     return fail(404, RequestErrorCode.BAD_USER_INPUT, `Unknown format ${JSON.stringify(format)}; use csv, ndjson, arrow or parquet`);
   }
-  const id = decodeURIComponent(rawId);
+  let id: string;
+  try {
+    id = decodeURIComponent(rawId);
+  } catch {
+    return fail(400, RequestErrorCode.BAD_REQUEST, 'The job id in the path is not valid percent-encoding');
+  }
   const job = await jobs.get(id);
   if (!job) return fail(404, RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
   if (job.status !== 'SUCCESS' || !job.queryId) {

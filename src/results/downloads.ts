@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
-import type { JsonValue } from '../jobs/job.ts';
-import { converterFor } from './json-values.ts';
+import { columnChunks, convertRows } from './json-values.ts';
 
 export const DOWNLOAD_FORMATS = {
   csv: { contentType: 'text/csv; charset=utf-8', extension: 'csv' },
@@ -29,17 +28,19 @@ export function fileStream(file: string, format: DownloadFormat, options: { dele
   return { format, body };
 }
 
-/** JSON lines, one array per row, in the same JSON forms as GraphQL pages; a DuckDB chunk at a time. */
-export function ndjsonStream(connection: DuckDBConnection, select: string): Download {
+/**
+ * JSON lines, one array per row, in the same JSON forms as GraphQL pages; a DuckDB chunk at a time.
+ * The connection is opened inside the generator, so a stream destroyed before its first read
+ * (the client left at once) never opened one to leak.
+ */
+export function ndjsonStream(connect: () => Promise<DuckDBConnection>, select: string): Download {
   async function* lines(): AsyncGenerator<string> {
+    const connection = await connect();
     try {
       const result = await connection.stream(select);
-      const converters = result.columnTypes().map(converterFor);
-      for await (const rows of result.yieldRows()) {
+      for await (const columns of columnChunks(result)) {
         let chunk = '';
-        for (const row of rows) {
-          chunk += `${JSON.stringify(row.map((value, i) => (converters[i] ?? String)(value) as JsonValue))}\n`;
-        }
+        for (const row of convertRows(result.columnTypes(), columns)) chunk += `${JSON.stringify(row)}\n`;
         yield chunk;
       }
     } finally {
@@ -57,9 +58,9 @@ const END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
  * Each batch comes as a complete IPC stream (schema, batch, end marker); the first keeps its
  * schema, the others are cut down to their record batch message, and one end marker closes all.
  */
-export async function arrowStream(file: string): Promise<Download> {
-  const parquet = await ParquetFile.fromFile(await fs.openAsBlob(file));
+export function arrowStream(file: string): Download {
   async function* messages(): AsyncGenerator<Uint8Array> {
+    const parquet = await ParquetFile.fromFile(await fs.openAsBlob(file));
     try {
       let first = true;
       const batches = (await parquet.stream({ batchSize: ARROW_BATCH_ROWS })) as ReadableStream<RecordBatch>;

@@ -4,6 +4,7 @@ import {
   type DuckDBDecimalValue,
   type DuckDBIntervalValue,
   type DuckDBListValue,
+  type DuckDBResult,
   type DuckDBMapValue,
   type DuckDBStructValue,
   type DuckDBTimeTZValue,
@@ -23,6 +24,29 @@ import type { JsonValue } from '../jobs/job.ts';
  * encoding, and this converter reads them back into the same forms.
  */
 export type Converter = (value: DuckDBValue) => JsonValue;
+
+/**
+ * Converts column by column (node-api reads columns faster than rows), then builds the rows.
+ */
+export function convertRows(types: DuckDBType[], columns: DuckDBValue[][]): JsonValue[][] {
+  const converted = columns.map((column, i) => column.map(converterFor(types[i] ?? types[0]!)));
+  const count = converted[0]?.length ?? 0;
+  const rows: JsonValue[][] = new Array(count);
+  for (let r = 0; r < count; r++) {
+    const row: JsonValue[] = new Array(converted.length);
+    for (let c = 0; c < converted.length; c++) row[c] = converted[c]![r] ?? null;
+    rows[r] = row;
+  }
+  return rows;
+}
+
+/** A streaming result's chunks, each as columns of values. */
+export async function* columnChunks(result: DuckDBResult): AsyncGenerator<DuckDBValue[][]> {
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    yield chunk.getColumns();
+  }
+}
+
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Decimals up to 15 digits survive a round trip through a double; wider ones stay strings. */

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
-import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import type { JsonValue } from '../jobs/job.ts';
 import type { Column, ResultPage } from '../warehouses/warehouse.ts';
 import { type Download, type DownloadFormat, arrowStream, fileStream, ndjsonStream } from './downloads.ts';
-import { converterFor } from './json-values.ts';
+import { convertRows } from './json-values.ts';
 
 /**
  * The embedded warehouse's results: one Parquet file per query, written by DuckDB itself with
@@ -38,10 +38,10 @@ export const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "
 
 /** The type to store a column as: the same, with lossy parts (also nested ones) made VARCHAR. */
 export function storageType(type: DuckDBType | string): string {
-  // Replace outside double-quoted struct field names only.
+  // Replace outside quoted struct field names and ENUM labels only.
   return type
     .toString()
-    .split(/("(?:[^"]|"")*")/)
+    .split(/("(?:[^"]|"")*"|'(?:[^']|'')*')/)
     .map((part, i) => (i % 2 === 1 ? part : part.replace(LOSSY_IN_PARQUET, 'VARCHAR')))
     .join('');
 }
@@ -65,6 +65,16 @@ function restoringSelect(columns: Column[]): string {
 export function pageQuery(file: string, columns: Column[], offset: number, end: number): string {
   return `SELECT ${restoringSelect(columns)} FROM read_parquet(${quoteLiteral(file)}, file_row_number = true)
           WHERE file_row_number >= ${offset} AND file_row_number < ${end} ORDER BY file_row_number`;
+}
+
+/**
+ * Receives a small result that does not come from a query (a DML count, PRAGMA or CALL output),
+ * batch by batch, as JSON lines on disk; `commit` turns the lines into the Parquet result.
+ */
+export interface RowWriter {
+  append(rows: JsonValue[][]): void;
+  commit(truncated: boolean): Promise<StoredResult>;
+  abort(): void;
 }
 
 /** What an operator allows one result to keep. */
@@ -171,25 +181,60 @@ export class ParquetResultStore {
    * Stores a small result that did not come from a query (a DML count, PRAGMA output) the same
    * way: written as JSON lines, then turned into Parquet by DuckDB with the original column types.
    */
-  async commitRows(queryId: string, jobId: string, columns: Column[], rows: JsonValue[][], truncated: boolean): Promise<StoredResult> {
+  rowWriter(queryId: string, jobId: string, columns: Column[]): RowWriter {
+    const lines = path.join(this.directory, `${queryId}.ndjson.partial`);
+    const fd = fs.openSync(lines, 'w');
+    let count = 0;
+    let open = true;
+    const close = (): void => {
+      if (open) fs.closeSync(fd);
+      open = false;
+    };
+    return {
+      append: (rows) => {
+        if (rows.length === 0) return;
+        fs.writeSync(fd, `${rows.map((row) => JSON.stringify(Object.fromEntries(row.map((v, i) => [`c${i}`, v])))).join('\n')}\n`);
+        count += rows.length;
+      },
+      commit: async (truncated) => {
+        close();
+        try {
+          return await this.#commitLines(queryId, jobId, columns, lines, count, truncated);
+        } finally {
+          fs.rmSync(lines, { force: true });
+        }
+      },
+      abort: () => {
+        close();
+        fs.rmSync(lines, { force: true });
+      },
+    };
+  }
+
+  async #commitLines(
+    queryId: string,
+    jobId: string,
+    columns: Column[],
+    lines: string,
+    count: number,
+    truncated: boolean,
+  ): Promise<StoredResult> {
     const partial = this.partialFile(queryId);
-    if (columns.length > 0) {
-      const lines = path.join(this.directory, `${queryId}.ndjson.partial`);
-      fs.writeFileSync(lines, rows.map((row) => JSON.stringify(Object.fromEntries(row.map((v, i) => [`c${i}`, v])))).join('\n'));
+    if (columns.length > 0 && count > 0) {
       const types = columns.map((c, i) => `${quoteLiteral(`c${i}`)}: ${quoteLiteral(storageType(c.type))}`).join(', ');
       const select = columns.map((c, i) => `c${i} AS ${quoteIdent(c.name)}`).join(', ');
-      try {
-        await this.#withConnection((c) =>
-          c.run(
-            `COPY (SELECT ${select} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = {${types}}))
-             TO ${quoteLiteral(partial)} (FORMAT parquet)`,
-          ),
-        );
-      } finally {
-        fs.rmSync(lines, { force: true });
-      }
+      await this.#withConnection((c) =>
+        c.run(
+          `COPY (SELECT ${select} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = {${types}}))
+           TO ${quoteLiteral(partial)} (FORMAT parquet)`,
+        ),
+      );
+    } else if (columns.length > 0) {
+      // No rows: an empty file with the columns, from a typed empty SELECT.
+      const select = columns.map((c) => `NULL::${storageType(c.type)} AS ${quoteIdent(c.name)}`).join(', ');
+      await this.#withConnection((c) => c.run(`COPY (SELECT ${select} LIMIT 0) TO ${quoteLiteral(partial)} (FORMAT parquet)`));
     }
-    return this.#commit(queryId, jobId, columns, rows.length, truncated);
+    return this.#commit(queryId, jobId, columns, count, truncated);
   }
 
   #commit(queryId: string, jobId: string, columns: Column[], totalRows: number, truncated: boolean): StoredResult {
@@ -258,8 +303,7 @@ export class ParquetResultStore {
         return file ? arrowStream(file) : null;
       case 'ndjson': {
         if (!file) return { format, body: emptyStream() };
-        const connection = await this.#instance.connect();
-        return ndjsonStream(connection, select);
+        return ndjsonStream(() => this.#instance.connect(), select);
       }
       case 'csv': {
         if (!file) return { format, body: emptyStream() };
@@ -290,27 +334,21 @@ export class ParquetResultStore {
     }
   }
 
-  /** Partial files are what a crash or an aborted download left behind. */
+  /**
+   * Partial files are what a crash or an aborted download left behind; a `.parquet` file that no
+   * metadata row names (by query id or job id) is a commit a crash cut short.
+   */
   #removeStrays(): void {
+    const known = new Set<string>();
+    for (const row of this.#db.prepare('SELECT query_id, job_id FROM results').all() as { query_id: string; job_id: string }[]) {
+      known.add(`${row.query_id}.parquet`).add(`${row.job_id}.parquet`);
+    }
     for (const name of fs.readdirSync(this.directory)) {
-      if (name.endsWith('.partial')) fs.rmSync(path.join(this.directory, name), { force: true });
+      if (name.endsWith('.partial') || (name.endsWith('.parquet') && !known.has(name))) {
+        fs.rmSync(path.join(this.directory, name), { force: true });
+      }
     }
   }
-}
-
-/**
- * Converts column by column (node-api reads columns faster than rows), then builds the rows.
- */
-export function convertRows(types: DuckDBType[], columns: DuckDBValue[][]): JsonValue[][] {
-  const converted = columns.map((column, i) => column.map(converterFor(types[i] ?? types[0]!)));
-  const count = converted[0]?.length ?? 0;
-  const rows: JsonValue[][] = new Array(count);
-  for (let r = 0; r < count; r++) {
-    const row: JsonValue[] = new Array(converted.length);
-    for (let c = 0; c < converted.length; c++) row[c] = converted[c]![r] ?? null;
-    rows[r] = row;
-  }
-  return rows;
 }
 
 function emptyStream(): Readable {

@@ -236,14 +236,24 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
-  async takeExpiredResults(now: Date, limit: number): Promise<Job[]> {
+  async listExpiredResults(now: Date, limit: number): Promise<Job[]> {
     return this.#all(
-      `UPDATE jobs SET result_deleted = 1
-       WHERE seq IN (SELECT seq FROM jobs WHERE result_deleted = 0 AND result_expires_at <= ? LIMIT ?)
-       RETURNING *`,
+      'SELECT * FROM jobs WHERE result_deleted = 0 AND result_expires_at <= ? ORDER BY result_expires_at LIMIT ?',
       now.getTime(),
       limit,
     );
+  }
+
+  async markResultsDeleted(ids: readonly string[]): Promise<void> {
+    const mark = this.#prepare('UPDATE jobs SET result_deleted = 1 WHERE id = ?');
+    this.#db.exec('BEGIN');
+    try {
+      for (const id of ids) mark.run(id);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async listUnfinished(): Promise<Job[]> {

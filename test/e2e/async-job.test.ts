@@ -136,6 +136,11 @@ describe('submitQuery', () => {
     assert.equal(few.error.code, 'SQL_BINDING_MISMATCH');
     const many = await waitForEnd(server.url, (await submit(server.url, 'select ?', { bindings: [1, 2] })).id);
     assert.equal(many.error.code, 'SQL_BINDING_MISMATCH');
+    const merge = await waitForEnd(
+      server.url,
+      (await submit(server.url, 'create or replace table m (id int); merge into m using (select 1 as id) s on m.id = s.id when not matched then insert values (s.id)', { bindings: [7] })).id,
+    );
+    assert.equal(merge.error?.code, 'SQL_BINDING_MISMATCH', 'unused bindings fail a job that ends with MERGE too');
   });
 });
 

@@ -101,6 +101,17 @@ describe('downloads', () => {
     assert.equal(rows[42]!['big'], '170141183460469231731687303715884105685');
   });
 
+  test('a large non-query result (INSERT ... RETURNING) is stored and paged like any other', async () => {
+    const job = await waitForEnd(
+      server.url,
+      (await submit(server.url, 'create or replace table big (x bigint); insert into big select range from range(50000) returning x')).id,
+    );
+    assert.equal(job.status, 'SUCCESS', JSON.stringify(job.error));
+    const after = Buffer.from('row:49998').toString('base64url');
+    const data = await gqlData(server.url, `{ job(id: "${job.id}") { result(after: "${after}") { totalRows rows } } }`);
+    assert.deepEqual(data.job.result, { totalRows: 50000, rows: [[49998], [49999]] });
+  });
+
   test('a small non-query result (a DML count) downloads too, and RESULT_SCAN reads it', async () => {
     const setup = await waitForEnd(server.url, (await submit(server.url, 'create or replace table d (x int); insert into d select * from range(3)')).id);
     const csv = await (await download(`/jobs/${setup.id}/result.csv`)).text();
@@ -115,6 +126,7 @@ describe('download errors', () => {
   const cases: [string, () => string, number, string][] = [
     ['an unknown job', () => '/jobs/job_nope/result.csv', 404, 'NOT_FOUND'],
     ['an unknown format', () => `/jobs/${job.id}/result.xlsx`, 404, 'BAD_USER_INPUT'],
+    ['a malformed percent-encoding in the id', () => '/jobs/%E0%A4%A/result.csv', 400, 'BAD_REQUEST'],
   ];
   for (const [name, path, status, code] of cases) {
     test(`${name} → ${status} ${code}`, async () => {

@@ -47,10 +47,16 @@ test('failed and cancelled jobs have no resultExpiresAt', async () => {
   const server = await startServer();
   try {
     const failed = await waitForEnd(server.url, (await submit(server.url, 'select * from nowhere')).id);
-    const read = await gql(server.url, READ, { id: failed.id });
-    assert.equal(read.data?.job.resultExpiresAt, null);
-    assert.equal(read.data?.job.result, null);
-    assert.equal(read.errors, undefined);
+    const running = await submit(server.url, 'select sum(hash(range)) from range(10000000000)');
+    await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: running.id });
+    const cancelled = await waitForEnd(server.url, running.id);
+    assert.equal(cancelled.status, 'ABORTED');
+    for (const job of [failed, cancelled]) {
+      const read = await gql(server.url, READ, { id: job.id });
+      assert.equal(read.data?.job.resultExpiresAt, null);
+      assert.equal(read.data?.job.result, null);
+      assert.equal(read.errors, undefined);
+    }
   } finally {
     await server.stop();
   }

@@ -58,6 +58,9 @@ describe('the embedded warehouse with untrusted SQL', () => {
     ['raise the memory limit', () => `set memory_limit = '100GB'`],
     ['raise the thread count with PRAGMA', () => `pragma threads = 64`],
     ['move the home directory', () => `set home_directory = '/'`],
+    ['smuggle a COPY through PREPARE', (w) => `prepare p as copy (select 42) to '${path.dirname(w)}/results/evil.csv'; execute p`],
+    ['overwrite the WAL through PREPARE', (w) => `prepare q as copy (select 1) to '${w}.wal'; execute q`],
+    ['overwrite a stored result', (w) => `copy (select 666) to '${path.dirname(w)}/results/x.parquet'`],
   ];
   for (const [name, sql] of attempts) {
     test(`cannot ${name}`, async () => {
@@ -72,9 +75,11 @@ describe('the embedded warehouse with untrusted SQL', () => {
     });
   }
 
-  test('no file was written outside the job and result stores', () => {
+  test('no file was written outside the job and result stores, nor into them by SQL', () => {
     assert.deepEqual(fs.readdirSync(outside), ['secret.csv']);
     assert.deepEqual(fs.readdirSync(dataDir), ['people.csv']);
+    const results = fs.readdirSync(path.join(server.dataDir, 'results'));
+    assert.deepEqual(results.filter((name) => !/^(results\.sqlite.*|(job_[0-9a-f]{32}|[0-9a-f-]{36})\.parquet)$/.test(name)), []);
   });
 
   test('the memory limit ends a greedy query, and the warehouse keeps serving', async () => {

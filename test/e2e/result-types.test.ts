@@ -50,6 +50,7 @@ const cases: [string, string, string, unknown][] = [
   ['BLOB as base64', "'\\x00\\xFFab'::blob", 'BLOB', Buffer.from([0, 255, 0x61, 0x62]).toString('base64')],
   ['UUID', "'f47ac10b-58cc-4372-a567-0e02b2c3d479'::uuid", 'UUID', 'f47ac10b-58cc-4372-a567-0e02b2c3d479'],
   ['ENUM', "'sad'::enum('sad', 'ok', 'happy')", "ENUM('sad', 'ok', 'happy')", 'sad'],
+  ['ENUM whose labels are type names', "'INTERVAL'::enum('INTERVAL', 'HUGEINT')", "ENUM('INTERVAL', 'HUGEINT')", 'INTERVAL'],
   ['BIT', "'10110'::bit", 'BIT', '10110'],
   ['JSON', `'{"a": [1, 2, {"b": null}]}'::json`, 'JSON', { a: [1, 2, { b: null }] }],
   ['DATE', "date '2024-02-29'", 'DATE', '2024-02-29'],

@@ -112,6 +112,32 @@ describe('jobStatus', () => {
   });
 });
 
+describe('subscriptions leave nothing behind', () => {
+  test('clients that leave while their job waits remove their bus listeners at once', async () => {
+    const blocker = await submit(server.url, 'select sum(hash(range)) from range(10000000000)');
+    const waiting = await submit(server.url, 'select 1');
+    const clients = Array.from({ length: 5 }, () => wsClient(server.wsUrl));
+    const before = server.app.bus.listenerCount();
+    await Promise.all(
+      clients.map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            const stop = client.subscribe(
+              { query: SUBSCRIPTION, variables: { id: waiting.id } },
+              { next: () => (stop(), resolve()), error: () => resolve(), complete: () => resolve() },
+            );
+          }),
+      ),
+    );
+    await Promise.all(clients.map((c) => c.dispose()));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await gql(server.url, `{ job(id: "${waiting.id}") { status } }`)).data?.['job'].status, 'QUEUED');
+    assert.equal(server.app.bus.listenerCount(), before);
+    await gql(server.url, `mutation { a: cancelJob(id: "${blocker.id}") { job { id } } b: cancelJob(id: "${waiting.id}") { job { id } } }`);
+    await waitForEnd(server.url, blocker.id);
+  });
+});
+
 describe('the polling loop', () => {
   test('makes no warehouse calls when no job is active', async () => {
     const before = { ...server.app.jobs.poller.stats };

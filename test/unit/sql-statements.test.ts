@@ -36,6 +36,9 @@ test('counts the same statements as DuckDB', async () => {
     "select $$;$$; select E'\\\\'; select 3",
     'select 1 -- a; b\n; select 2 /* c; d */',
     'select "a;b" from (select 1 as "a;b")',
+    "select 'a' like'a\\'; select 2",
+    'select 1 /* a /* b */ ; */; select 2',
+    'select $f1$a;b$f1$; select 3',
   ];
   try {
     for (const sql of corpus) {

@@ -11,7 +11,7 @@ import {
 import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
 import type { Download, DownloadFormat } from '../../results/downloads.ts';
-import { converterFor } from '../../results/json-values.ts';
+import { columnChunks, convertRows } from '../../results/json-values.ts';
 import { type ParquetResultStore, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
@@ -20,6 +20,8 @@ import { jobErrorFromDuckDB } from './duckdb-errors.ts';
  * Statement kinds user SQL may run. The rest reach the host's files or the engine's setup (COPY,
  * EXPORT, ATTACH, INSTALL/LOAD, ...); the locked configuration blocks most of them already, but
  * not all: DuckDB lets SQL write into the database's own WAL file and into the allowed directories.
+ * PREPARE and EXECUTE are out too: the check sees only the outer statement, so `PREPARE p AS COPY`
+ * would smuggle a COPY past it (jobql's own bindings cover what PREPARE is for).
  */
 const ALLOWED_STATEMENTS: ReadonlySet<StatementType> = new Set([
   StatementType.SELECT,
@@ -38,8 +40,6 @@ const ALLOWED_STATEMENTS: ReadonlySet<StatementType> = new Set([
   StatementType.PRAGMA,
   StatementType.CALL,
   StatementType.SET,
-  StatementType.PREPARE,
-  StatementType.EXECUTE,
   StatementType.VACUUM,
 ]);
 
@@ -242,6 +242,9 @@ export class DuckDBWarehouse implements Warehouse {
       nextBinding += parameters;
 
       const isLast = index === count - 1;
+      if (isLast && nextBinding < request.bindings.length) {
+        throw bindingMismatch(request.bindings.length, nextBinding);
+      }
       // DuckDB's MERGE reports one total; RETURNING merge_action tells inserts, updates and deletes apart.
       if (type === StatementType.MERGE_INTO && isPlainCount(prepared)) {
         prepared.destroySync();
@@ -251,12 +254,11 @@ export class DuckDBWarehouse implements Warehouse {
         dml = add(dml, counts);
         if (isLast) {
           const row = [counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted];
-          await this.#results.commitRows(queryId, request.jobId, MERGE_COUNT_COLUMNS, [row], false);
+          const writer = this.#results.rowWriter(queryId, request.jobId, MERGE_COUNT_COLUMNS);
+          writer.append([row]);
+          await writer.commit(false);
         }
         continue;
-      }
-      if (isLast && nextBinding < request.bindings.length) {
-        throw bindingMismatch(request.bindings.length, nextBinding);
       }
       if (isLast && type === StatementType.SELECT) {
         const copy = await this.#prepareCopy(connection, queryId, text, prepared, values);
@@ -320,27 +322,35 @@ export class DuckDBWarehouse implements Warehouse {
     }
   }
 
-  /** A result that is not a query's (a count, a status, PRAGMA output): small, kept as JSON. */
+  /**
+   * A result that is not a query's (a DML count, `... RETURNING`, PRAGMA or CALL output): converted
+   * a DuckDB chunk at a time and written to disk as it comes, so its size does not matter either.
+   */
   async #storeInline(queryId: string, jobId: string, result: DuckDBResult): Promise<void> {
     const columns: Column[] = result.columnNames().map((name, i) => ({
       name,
       type: typeName(result.columnType(i)),
       nullable: true,
     }));
-    const converters = result.columnTypes().map(converterFor);
-    const rows: JsonValue[][] = [];
-    let truncated = false;
-    for await (const batch of result.yieldRows()) {
-      for (const row of batch) {
-        if (rows.length >= this.#caps.maxRows) {
+    const writer = this.#results.rowWriter(queryId, jobId, columns);
+    try {
+      let kept = 0;
+      let truncated = false;
+      for await (const chunk of columnChunks(result)) {
+        const rows = convertRows(result.columnTypes(), chunk);
+        const room = this.#caps.maxRows - kept;
+        writer.append(rows.length > room ? rows.slice(0, room) : rows);
+        kept += Math.min(rows.length, room);
+        if (rows.length > room) {
           truncated = true;
           break;
         }
-        rows.push(row.map((value, i) => (converters[i] ?? String)(value) as JsonValue));
       }
-      if (truncated) break;
+      await writer.commit(truncated);
+    } catch (error) {
+      writer.abort();
+      throw error;
     }
-    await this.#results.commitRows(queryId, jobId, columns, rows, truncated);
   }
 }
 

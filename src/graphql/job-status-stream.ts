@@ -1,0 +1,62 @@
+import { RequestErrorCode, requestError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
+import type { JobService } from '../jobs/job-service.ts';
+import { isTerminal } from '../jobs/status.ts';
+
+/**
+ * The `jobStatus` event stream: the job's current state, then every later transition, then the
+ * end after a terminal state. It listens on the bus before it reads the store, so a transition in
+ * between is not lost, and drops events whose sequence the client has already seen.
+ *
+ * A hand-written iterator rather than an async generator: a generator waiting inside `for await`
+ * cannot be returned until its next event, so a client that leaves while its job sits QUEUED
+ * would keep its bus listener until the job moved. Here `return()` removes it at once.
+ */
+export function jobStatusStream(id: string, jobs: JobService, bus: EventBus): AsyncIterableIterator<JobStatusEvent> {
+  const stream = bus.subscribe(id);
+  let phase: 'start' | 'events' | 'last-sent' | 'done' = 'start';
+  let lastSequence = 0;
+
+  const finish = async (): Promise<IteratorResult<JobStatusEvent>> => {
+    phase = 'done';
+    await stream.return?.();
+    return { value: undefined, done: true };
+  };
+
+  return {
+    async next(): Promise<IteratorResult<JobStatusEvent>> {
+      if (phase === 'done') return { value: undefined, done: true };
+      if (phase === 'last-sent') return finish();
+      if (phase === 'start') {
+        const job = await jobs.get(id).catch(async (error: unknown) => {
+          await finish();
+          throw error;
+        });
+        if (!job) {
+          await finish();
+          throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+        }
+        lastSequence = job.sequence;
+        phase = isTerminal(job.status) ? 'last-sent' : 'events';
+        return { value: eventOf(job), done: false };
+      }
+      for (;;) {
+        const next = await stream.next();
+        if (next.done || phase !== 'events') return finish();
+        if (next.value.sequence <= lastSequence) continue;
+        lastSequence = next.value.sequence;
+        if (isTerminal(next.value.status)) phase = 'last-sent';
+        return { value: next.value, done: false };
+      }
+    },
+    return: finish,
+    async throw(error: unknown): Promise<IteratorResult<JobStatusEvent>> {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
