@@ -17,10 +17,8 @@ import { JobService } from './jobs/job-service.ts';
 import type { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './logger.ts';
 import { isDownloadRoute, serveDownload } from './results/download-route.ts';
-import { ParquetResultStore } from './results/parquet-result-store.ts';
 import { SqliteJobStore } from './store/sqlite-job-store.ts';
-import { DuckDBWarehouse } from './warehouses/duckdb/duckdb-warehouse.ts';
-import { openHardenedInstance } from './warehouses/duckdb/hardened-instance.ts';
+import { openWarehouse } from './warehouses/open-warehouse.ts';
 import type { Warehouse } from './warehouses/warehouse.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
@@ -43,18 +41,8 @@ export interface App {
 export async function buildApp(config: Config, logger: Logger): Promise<App> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store: JobStore = new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const resultsDir = path.join(config.dataDir, 'results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  // The engine writes and reads results itself, so their directory is one it may use.
-  const instance = await openHardenedInstance({
-    ...config.duckdb,
-    allowedDirs: [...config.duckdb.allowedDirs, resultsDir],
-  });
-  const results = new ParquetResultStore(resultsDir, instance);
-  const warehouse = new DuckDBWarehouse(instance, results, {
-    maxRows: config.resultMaxRows,
-    maxBytes: config.resultMaxBytes,
-  });
+  const opened = await openWarehouse(config, logger);
+  const { warehouse } = opened;
   const bus = new InProcessEventBus();
   const jobs = new JobService({
     store,
@@ -63,6 +51,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     limits: config.limits,
     resultTtlSeconds: config.resultTtlSeconds,
     pollBackoffMs: config.pollBackoffMs,
+    maxStatusChecksPerSecond: config.maxStatusChecksPerSecond,
     logger: logger.child({ component: 'jobs' }),
   });
   const context: GraphQLContext = { jobs, warehouse, bus, limits: config.limits };
@@ -169,9 +158,8 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await warehouse.close();
+      await opened.close();
       await store.close();
-      results.close();
       logger.info('jobql stopped');
     },
   };

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { type SnowflakeConnectionSettings, snowflakeConnectionOptions } from './warehouses/snowflake/connection-options.ts';
 
 /**
  * Every setting, read once from the environment and validated at start. Units are in the names.
@@ -19,7 +20,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JOBQL_DATA_DIR: z.string().min(1).default('.jobql'),
-  JOBQL_WAREHOUSE: z.enum(['duckdb']).default('duckdb'),
+  JOBQL_WAREHOUSE: z.enum(['duckdb', 'snowflake']).default('duckdb'),
+  JOBQL_MAX_STATUS_CHECKS_PER_SECOND: int(1, 10_000).default(50),
   JOBQL_DUCKDB_PATH: z.string().min(1).optional(),
   JOBQL_DUCKDB_ALLOWED_DIRS: list.default([]),
   JOBQL_DUCKDB_MEMORY_LIMIT: z
@@ -54,7 +56,11 @@ export interface Config {
   host: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   dataDir: string;
-  warehouse: 'duckdb';
+  warehouse: 'duckdb' | 'snowflake';
+  /** The global budget of warehouse status checks per second (Snowflake monitoring calls). */
+  maxStatusChecksPerSecond: number;
+  /** The Snowflake connection, when `warehouse` is snowflake (from SNOWFLAKE_* or connections.toml). */
+  snowflake: SnowflakeConnectionSettings | null;
   duckdb: {
     path: string;
     allowedDirs: string[];
@@ -111,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dataDir,
     warehouse: e.JOBQL_WAREHOUSE,
+    maxStatusChecksPerSecond: e.JOBQL_MAX_STATUS_CHECKS_PER_SECOND,
+    snowflake: e.JOBQL_WAREHOUSE === 'snowflake' ? snowflakeConnectionOptions(env) : null,
     duckdb: {
       path: path.resolve(e.JOBQL_DUCKDB_PATH ?? path.join(dataDir, 'warehouse.duckdb')),
       allowedDirs: e.JOBQL_DUCKDB_ALLOWED_DIRS.map((d) => path.resolve(d)),

@@ -4,9 +4,12 @@ import { createLogger } from './logger.ts';
 
 /** Reads the configuration, starts the server and stops it gracefully on SIGTERM or SIGINT. */
 export async function run(): Promise<void> {
-  let config;
+  let app;
+  let logger;
   try {
-    config = loadConfig();
+    const config = loadConfig();
+    logger = createLogger(config.logLevel);
+    app = await buildApp(config, logger);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`jobql: ${error.message}\n`);
@@ -14,8 +17,6 @@ export async function run(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
-  const app = await buildApp(config, logger);
   await app.start();
 
   let stopping = false;

@@ -9,7 +9,8 @@ import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
 /** Precision and scale of a `DECIMAL(p,s)` column type. */
 function decimalParts(type: string): [number, number] | null {
-  const match = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(type);
+  // DuckDB's DECIMAL(p,s) and Snowflake's NUMBER(p,s).
+  const match = /^(?:DECIMAL|NUMBER)\((\d+),\s*(\d+)\)$/.exec(type);
   return match ? [Number(match[1]), Number(match[2])] : null;
 }
 

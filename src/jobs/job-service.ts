@@ -63,6 +63,8 @@ export class JobService {
     limits: JobLimits;
     resultTtlSeconds: number;
     pollBackoffMs: readonly number[];
+    /** The global budget of warehouse status checks (see Poller). */
+    maxStatusChecksPerSecond?: number;
     logger: Logger;
   }) {
     this.#store = deps.store;
@@ -74,6 +76,7 @@ export class JobService {
     this.poller = new Poller({
       warehouse: deps.warehouse,
       backoffMs: deps.pollBackoffMs,
+      ...(deps.maxStatusChecksPerSecond ? { maxChecksPerSecond: deps.maxStatusChecksPerSecond } : {}),
       onState: (jobId, state) => this.#applyWarehouseState(jobId, state),
       onError: (error) => this.#log.error({ err: error }, 'poller tick failed'),
     });
@@ -93,9 +96,17 @@ export class JobService {
         if (job.status === 'ABORTING') await this.#finishCancel(job);
         continue;
       }
-      this.#running.add(job.id);
-      if (job.queryId) this.poller.track(job.id, job.queryId);
-      else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
+      if (job.queryId) {
+        this.#running.add(job.id);
+        this.poller.track(job.id, job.queryId);
+      } else if (this.#warehouse.idempotentSubmit) {
+        // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
+        this.#running.add(job.id);
+        await this.#submitClaimed(job);
+      } else {
+        this.#running.add(job.id);
+        await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
+      }
     }
     this.#pump();
     await this.sweepExpiredResults();
@@ -188,8 +199,11 @@ export class JobService {
     if (job.status !== 'ABORTING') return job; // it ended on its own meanwhile
     this.#log.info({ jobId: job.id }, 'job cancel requested');
     if (!job.dispatchedAt) return this.#finishCancel(job);
-    if (job.queryId) await this.#warehouse.cancel(job.queryId);
-    // Without a query id yet, #dispatch cancels as soon as the warehouse returns one.
+    // Without a query id yet, the adapter stops the submit it has in flight, and #dispatch cancels
+    // again by query id as soon as the warehouse returns one.
+    await this.#warehouse.cancel(job.id, job.queryId).catch((error: unknown) => {
+      this.#log.warn({ err: error, jobId: job.id }, 'warehouse cancel failed; the poller will see how the job ends');
+    });
     return job;
   }
 
@@ -317,6 +331,11 @@ export class JobService {
       return;
     }
     this.#running.add(job.id);
+    await this.#submitClaimed(job);
+  }
+
+  /** Hands a claimed job to the warehouse and starts polling it. */
+  async #submitClaimed(job: Job): Promise<void> {
     let queryId: string;
     try {
       queryId = await this.#warehouse.submit({
@@ -329,7 +348,9 @@ export class JobService {
     } catch (error) {
       this.#log.error({ err: error, jobId: job.id }, 'warehouse refused the job');
       const current = await this.#store.get(job.id);
-      if (current) {
+      if (current?.status === 'ABORTING') {
+        await this.#finishCancel(current); // cancelled while the submit was in flight
+      } else if (current) {
         await this.#transition(current, 'FAILED_WITH_INCIDENT', {
           endedAt: new Date(),
           error: { code: JobErrorCode.WAREHOUSE_ERROR, sqlState: null, message: 'The warehouse did not accept the job' },
@@ -339,7 +360,7 @@ export class JobService {
     }
     const updated = await this.#store.update(job.id, { queryId });
     this.poller.track(job.id, queryId);
-    if (updated?.status === 'ABORTING') await this.#warehouse.cancel(queryId);
+    if (updated?.status === 'ABORTING') await this.#warehouse.cancel(job.id, queryId).catch(() => {});
   }
 
   /** The poller's callback: turns what the warehouse said into transitions. True when done. */

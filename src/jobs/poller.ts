@@ -10,6 +10,11 @@ export interface PollerOptions {
   /** Applies what the warehouse said of one job; returns true when the job needs no more checks. */
   onState: (jobId: string, state: QueryState | undefined) => Promise<boolean>;
   onError: (error: unknown) => void;
+  /**
+   * The global budget: at most this many query checks per second across all jobs (a token bucket
+   * holding one second's worth). Due checks over budget wait, oldest first. Default: no limit.
+   */
+  maxChecksPerSecond?: number;
 }
 
 interface Tracked {
@@ -38,10 +43,15 @@ export class Poller {
   #stopped = false;
   readonly #removeListener: () => void;
   /** Warehouse status calls made, and query ids asked about; for tests and benchmarks. */
-  readonly stats = { statusCalls: 0, queriesChecked: 0, ticks: 0 };
+  readonly stats = { statusCalls: 0, queriesChecked: 0, ticks: 0, deferredByBudget: 0 };
+  #tokens: number;
+  #tokensAt = Date.now();
+  /** No tick before this time: the budget ran out. */
+  #budgetWaitUntil = 0;
 
   constructor(options: PollerOptions) {
     this.#options = options;
+    this.#tokens = options.maxChecksPerSecond ?? Infinity;
     this.#removeListener = options.warehouse.onChange((queryId) => this.nudge(queryId));
   }
 
@@ -89,6 +99,7 @@ export class Poller {
     let next = Infinity;
     for (const entry of this.#tracked.values()) next = Math.min(next, entry.dueAt);
     if (next === Infinity) return this.#clearTimer();
+    next = Math.max(next, this.#budgetWaitUntil);
     if (this.#timer && this.#timerDueAt <= next) return;
     this.#clearTimer();
     this.#timerDueAt = next;
@@ -105,9 +116,27 @@ export class Poller {
       });
   }
 
+  /** Takes up to `wanted` checks from the budget; returns how many it may make now. */
+  #takeBudget(wanted: number, now: number): number {
+    const rate = this.#options.maxChecksPerSecond ?? Infinity;
+    if (rate === Infinity) return wanted;
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
+    this.#tokensAt = now;
+    const granted = Math.min(wanted, Math.floor(this.#tokens));
+    this.#tokens -= granted;
+    return granted;
+  }
+
   async #check(): Promise<void> {
     const now = Date.now();
-    const due = [...this.#tracked].filter(([, entry]) => entry.dueAt <= now);
+    const allDue = [...this.#tracked].filter(([, entry]) => entry.dueAt <= now).sort(([, a], [, b]) => a.dueAt - b.dueAt);
+    const granted = this.#takeBudget(allDue.length, now);
+    const due = allDue.slice(0, granted);
+    if (granted < allDue.length) {
+      // Over budget: the rest keep their place in line (oldest due first) until a token is back.
+      this.#budgetWaitUntil = now + Math.ceil(1000 / (this.#options.maxChecksPerSecond ?? 1));
+      this.stats.deferredByBudget += allDue.length - granted;
+    }
     const nudgesSeen = new Map(due.map(([queryId, entry]) => [queryId, entry.nudges]));
     if (due.length === 0) return;
     this.stats.ticks += 1;

@@ -48,9 +48,9 @@ export async function* columnChunks(result: DuckDBResult): AsyncGenerator<DuckDB
 }
 
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Decimals up to 15 digits survive a round trip through a double; wider ones stay strings. */
-const MAX_EXACT_DECIMAL_WIDTH = 15;
+export const MAX_EXACT_DECIMAL_WIDTH = 15;
 
 export function converterFor(type: DuckDBType): Converter {
   switch (type.typeId) {
@@ -154,7 +154,7 @@ function bigIntJson(v: bigint): JsonValue {
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
 }
 
-function floatJson(v: number): JsonValue {
+export function floatJson(v: number): JsonValue {
   if (Number.isFinite(v)) return v;
   return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
 }
@@ -167,7 +167,7 @@ function decimalJson(v: DuckDBDecimalValue): JsonValue {
 const pad = (n: number | bigint, width: number): string => String(n).padStart(width, '0');
 
 /** Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days). */
-function civil(days: number): string {
+export function civil(days: number): string {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -208,7 +208,7 @@ function timeTzJson(v: DuckDBTimeTZValue): string {
 
 const INFINITY_TIMESTAMP = 2n ** 63n - 1n;
 
-function timestampJson(units: bigint, perSecond: bigint, digits: number, zone: string): string {
+export function timestampJson(units: bigint, perSecond: bigint, digits: number, zone: string): string {
   if (units === INFINITY_TIMESTAMP) return 'infinity';
   if (units === -INFINITY_TIMESTAMP) return '-infinity';
   const perDay = perSecond * 86_400n;

@@ -47,8 +47,11 @@ export interface Warehouse {
   submit(request: SubmitRequest): Promise<string>;
   /** The state of each query id asked for; an id the warehouse does not know is left out. */
   status(queryIds: readonly string[]): Promise<Map<string, QueryState>>;
-  /** Asks the engine to stop the query; the outcome is reported through `status`. */
-  cancel(queryId: string): Promise<void>;
+  /**
+   * Asks the engine to stop a job's query; the outcome is reported through `status`. Without a
+   * query id (its submit has not returned yet) the adapter stops what it can find by job id.
+   */
+  cancel(jobId: string, queryId: string | null): Promise<void>;
   /** A page of a finished query's result, or null when the warehouse holds no result for it. */
   readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null>;
   /** A finished query's whole result in one format, streamed; null when there is none. */
@@ -62,5 +65,10 @@ export interface Warehouse {
   onChange(listener: (queryId: string) => void): () => void;
   /** Whether a query the warehouse has forgotten (after a restart) is lost for good. */
   readonly forgetsOnRestart: boolean;
+  /**
+   * Whether submitting the same job again cannot run it twice (Snowflake deduplicates by request
+   * id), so a job whose submit was cut off by a restart may be submitted again.
+   */
+  readonly idempotentSubmit: boolean;
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
 import { type RowType, rowTypeOf, wireValue } from './rowtype.ts';
 
 export interface Faults {
@@ -35,6 +35,9 @@ export interface QueryRecord {
   id: string;
   requestId: string | null;
   sqlText: string;
+  queryTag: string;
+  /** The session's parameters when the query was submitted. */
+  sessionParameters: Map<string, string>;
   status: string;
   startTime: number;
   endTime: number;
@@ -42,13 +45,21 @@ export interface QueryRecord {
   rows: (string | null)[][];
   /** DML counts and statement type id of the last statement, Snowflake style. */
   statementTypeId: number;
+  /** A multi-statement query's child query ids, comma separated (Snowflake's `resultIds`). */
+  resultIds: string | null;
+  /** The child statement running now, so that a cancel or timeout of the parent ends it too. */
+  child?: QueryRecord;
   error: { code: string; sqlState: string; message: string } | null;
   connection: DuckDBConnection | null;
   cancelled: boolean;
+  /** Why it was stopped: a cancel (000604) or the statement timeout (000630). */
+  cancelError: { code: string; sqlState: string; message: string } | null;
   done: Promise<void>;
 }
 
 interface Session {
+  /** Set by ALTER SESSION SET; echoed in every result's `parameters`, as Snowflake does. */
+  parameters: Map<string, string>;
   token: string;
   masterToken: string;
   expiresAt: number;
@@ -77,8 +88,25 @@ export interface DoubleOptions {
   syncWaitMs?: number;
 }
 
-const DML_TYPE_IDS: Record<string, number> = { INSERT: 0x3100, UPDATE: 0x3200, DELETE: 0x3300, MERGE: 0x3400 };
+const DML_TYPE_IDS = { INSERT: 0x3100, UPDATE: 0x3200, DELETE: 0x3300, MERGE: 0x3400 } as const;
 const SELECT_TYPE_ID = 0x1000;
+const DDL_TYPE_ID = 0x6000;
+/** The columns Snowflake answers a DML statement with; the first holds DuckDB's count. */
+const DML_COLUMNS: Partial<Record<StatementType, { typeId: number; columns: string[] }>> = {
+  [StatementType.INSERT]: { typeId: DML_TYPE_IDS.INSERT, columns: ['number of rows inserted'] },
+  [StatementType.UPDATE]: {
+    typeId: DML_TYPE_IDS.UPDATE,
+    columns: ['number of rows updated', 'number of multi-joined rows updated'],
+  },
+  [StatementType.DELETE]: { typeId: DML_TYPE_IDS.DELETE, columns: ['number of rows deleted'] },
+};
+const countColumn = (name: string): RowType => ({ name, type: 'fixed', precision: 19, scale: 0, nullable: false });
+const CANCELLED = { code: '000604', sqlState: '57014', message: 'SQL execution canceled' };
+const timeoutError = (seconds: number) => ({
+  code: '000630',
+  sqlState: '57014',
+  message: `Statement reached its statement or warehouse timeout of ${seconds} second(s) and was canceled.`,
+});
 
 const ok = (data: unknown = null) => ({ data, code: null, message: null, success: true });
 const failure = (code: string, message: string, data: Record<string, unknown> = {}) => ({
@@ -118,6 +146,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
 
   function newSession(): Session {
     const session: Session = {
+      parameters: new Map(),
       token: `session-${randomUUID()}`,
       masterToken: `master-${randomUUID()}`,
       expiresAt: faults.sessionTtlMs > 0 ? Date.now() + faults.sessionTtlMs : Infinity,
@@ -138,71 +167,191 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     return session;
   }
 
-  async function runQuery(query: QueryRecord, bindings: Record<string, { type: string; value: unknown }>): Promise<void> {
+  /** Statement parameters the double honours, from the query request's `parameters`. */
+  interface StatementParameters {
+    multiStatementCount: number;
+    timeoutSeconds: number;
+    queryTag: string;
+  }
+
+  function newRecord(sqlText: string, requestId: string | null, queryTag: string, session: Session | null): QueryRecord {
+    const query: QueryRecord = {
+      id: randomUUID(),
+      requestId,
+      sqlText,
+      queryTag,
+      sessionParameters: new Map(session?.parameters ?? []),
+      status: 'QUEUED',
+      startTime: Date.now(),
+      endTime: 0,
+      rowType: [],
+      rows: [],
+      statementTypeId: SELECT_TYPE_ID,
+      resultIds: null,
+      error: null,
+      connection: null,
+      cancelled: false,
+      cancelError: null,
+      done: Promise.resolve(),
+    };
+    queries.set(query.id, query);
+    return query;
+  }
+
+  async function runQuery(query: QueryRecord, values: unknown[], params: StatementParameters): Promise<void> {
     if (faults.queueMs > 0) {
       query.status = 'QUEUED';
       await sleep(faults.queueMs);
     }
-    if (query.cancelled) return;
+    if (query.cancelled) return finish(query, query.cancelError ?? CANCELLED);
     query.status = 'RUNNING';
     query.startTime = Date.now();
     const cancel = /^\s*select\s+system\$cancel_query\s*\(\s*'([^']+)'\s*\)\s*;?\s*$/i.exec(query.sqlText);
+    if (cancel?.[1]) {
+      const target = queries.get(cancel[1].toLowerCase());
+      if (target) abort(target);
+      query.rowType = [{ name: `SYSTEM$CANCEL_QUERY('${cancel[1].toUpperCase()}')`, type: 'text', scale: 0, nullable: true }];
+      query.rows = [[`query [${cancel[1]}] terminated.`]];
+      return finish(query, null);
+    }
+    const timer =
+      params.timeoutSeconds > 0
+        ? setTimeout(() => abort(query, timeoutError(params.timeoutSeconds)), params.timeoutSeconds * 1000)
+        : null;
+    const connection = await instance.connect();
+    query.connection = connection;
     try {
-      if (cancel?.[1]) {
-        const target = queries.get(cancel[1].toLowerCase());
-        if (target) abort(target);
-        query.rowType = [{ name: `SYSTEM$CANCEL_QUERY('${cancel[1].toUpperCase()}')`, type: 'text', scale: 0, nullable: true }];
-        query.rows = [[`query [${cancel[1]}] terminated.`]];
-      } else {
-        const connection = await instance.connect();
-        query.connection = connection;
-        try {
-          if (faults.slowMs > 0) await sleep(faults.slowMs);
-          if (faults.neverFinishMarker && query.sqlText.includes(faults.neverFinishMarker)) {
-            await new Promise<void>((resolve) => {
-              const check = setInterval(() => query.cancelled && (clearInterval(check), resolve()), 20);
-            });
-          }
-          if (query.cancelled) throw new Error('INTERRUPT');
-          const values = Object.keys(bindings)
-            .sort((a, b) => Number(a) - Number(b))
-            .map((k) => bindings[k]?.value ?? null);
-          const prepared = await connection.prepare(query.sqlText);
-          if (values.length > 0) prepared.bind(values as never[]);
-          const reader = await prepared.runAndReadAll();
-          const types = reader.columnTypes();
-          query.rowType = reader.columnNames().map((name, i) => rowTypeOf(name, types[i]!));
-          const json = reader.getRowsJson();
-          query.rows = reader.getRows().map((row, r) => row.map((v, c) => wireValue(v, json[r]?.[c], types[c]!)));
-          const verb = /^\s*(\w+)/.exec(query.sqlText)?.[1]?.toUpperCase() ?? '';
-          query.statementTypeId = DML_TYPE_IDS[verb] ?? SELECT_TYPE_ID;
-        } finally {
-          query.connection = null;
-          connection.closeSync();
-        }
+      const extracted = await connection.extractStatements(query.sqlText);
+      const count = extracted.count;
+      if (params.multiStatementCount !== 0 && count !== params.multiStatementCount) {
+        return finish(query, {
+          code: '000008',
+          sqlState: '0A000',
+          message: `Actual statement count ${count} did not match the desired statement count ${params.multiStatementCount}.`,
+        });
       }
-      query.status = 'SUCCESS';
+      if (faults.slowMs > 0) await sleep(faults.slowMs);
+      if (faults.neverFinishMarker && query.sqlText.includes(faults.neverFinishMarker)) {
+        await new Promise<void>((resolve) => {
+          const check = setInterval(() => query.cancelled && (clearInterval(check), resolve()), 20);
+        });
+      }
+      if (query.cancelled) return finish(query, query.cancelError ?? CANCELLED);
+      let remaining = values;
+      if (count === 1) {
+        const prepared = await extracted.prepare(0);
+        await runStatement(query, connection, prepared, remaining);
+        return finish(query, null);
+      }
+      // A multi-statement query: each statement is a child query of its own, run in order; the
+      // parent's result names them (`resultIds`), and the first failure fails the parent.
+      const children: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const prepared = await extracted.prepare(i);
+        const child = newRecord(query.sqlText, null, params.queryTag, null);
+        child.sessionParameters = query.sessionParameters;
+        child.status = 'RUNNING';
+        children.push(child.id);
+        query.child = child;
+        const used = prepared.parameterCount;
+        const error = await runStatement(child, connection, prepared, remaining.slice(0, used)).then(
+          () => null,
+          (e: unknown) => errorOf(e, child),
+        );
+        remaining = remaining.slice(used);
+        finish(child, error);
+        if (error) return finish(query, error);
+      }
+      query.rowType = [{ name: 'multiple statement execution', type: 'text', scale: 0, nullable: true }];
+      query.rows = [['Multiple statements executed successfully.']];
+      query.resultIds = children.join(',');
+      return finish(query, null);
     } catch (error) {
-      if (query.cancelled) {
-        query.status = 'FAILED_WITH_ERROR';
-        query.error = { code: '000604', sqlState: '57014', message: 'SQL execution canceled' };
-      } else {
-        const message = error instanceof Error ? error.message : String(error);
-        query.status = 'FAILED_WITH_ERROR';
-        query.error = /Catalog Error/.test(message)
-          ? { code: '002003', sqlState: '42S02', message: `SQL compilation error:\n${message}` }
-          : /Parser Error/.test(message)
-            ? { code: '001003', sqlState: '42000', message: `SQL compilation error:\n${message}` }
-            : { code: '100038', sqlState: '22018', message };
-      }
+      return finish(query, errorOf(error, query));
     } finally {
-      query.endTime = Date.now();
+      if (timer) clearTimeout(timer);
+      query.connection = null;
+      connection.closeSync();
     }
   }
 
-  function abort(query: QueryRecord): void {
-    if (query.status === 'SUCCESS' || query.status === 'FAILED_WITH_ERROR') return;
+  /** Runs one statement into `query`'s result, Snowflake style: DML answers with its counts. */
+  async function runStatement(
+    query: QueryRecord,
+    connection: DuckDBConnection,
+    prepared: DuckDBPreparedStatement,
+    values: unknown[],
+  ): Promise<void> {
+    const type = prepared.statementType;
+    if (type === StatementType.MERGE_INTO) {
+      // DuckDB counts a MERGE as one number; Snowflake reports each action, so ask per row.
+      const counted = await connection.prepare(`${query.sqlText.trim().replace(/;\s*$/, '')} RETURNING merge_action`);
+      if (values.length > 0) counted.bind(values as never[]);
+      const actions = (await counted.runAndReadAll()).getRows().map((row) => String(row[0]));
+      const n = (action: string): string => String(actions.filter((a) => a === action).length);
+      query.rowType = ['inserted', 'updated', 'deleted'].map((what) => countColumn(`number of rows ${what}`));
+      query.rows = [[n('INSERT'), n('UPDATE'), n('DELETE')]];
+      query.statementTypeId = DML_TYPE_IDS.MERGE;
+      return;
+    }
+    if (values.length > 0) prepared.bind(values as never[]);
+    const reader = await prepared.runAndReadAll();
+    const dml = DML_COLUMNS[type];
+    if (dml) {
+      const changed = String(reader.getRows()[0]?.[0] ?? 0);
+      query.rowType = dml.columns.map(countColumn);
+      query.rows = [dml.columns.map((_, i) => (i === 0 ? changed : '0'))];
+      query.statementTypeId = dml.typeId;
+      return;
+    }
+    if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
+      query.rowType = [{ name: 'status', type: 'text', scale: 0, nullable: true }];
+      query.rows = [['Statement executed successfully.']];
+      query.statementTypeId = DDL_TYPE_ID;
+      return;
+    }
+    const types = reader.columnTypes();
+    query.rowType = reader.columnNames().map((name, i) => rowTypeOf(name, types[i]!));
+    const json = reader.getRowsJson();
+    query.rows = reader.getRows().map((row, r) => row.map((v, c) => wireValue(v, json[r]?.[c], types[c]!)));
+    query.statementTypeId = type === StatementType.SELECT ? SELECT_TYPE_ID : DDL_TYPE_ID;
+  }
+
+  function finish(query: QueryRecord, error: QueryRecord['error']): void {
+    if (query.endTime !== 0) return;
+    query.error = error;
+    query.status = error ? 'FAILED_WITH_ERROR' : 'SUCCESS';
+    query.endTime = Date.now();
+    if (query.child && query.child.endTime === 0) finish(query.child, error);
+  }
+
+  function errorOf(error: unknown, query: QueryRecord): NonNullable<QueryRecord['error']> {
+    if (query.cancelled) return query.cancelError ?? CANCELLED;
+    const message = error instanceof Error ? error.message : String(error);
+    if (/Catalog Error/.test(message)) return { code: '002003', sqlState: '42S02', message: `SQL compilation error:\n${message}` };
+    if (/Parser Error/.test(message)) return { code: '001003', sqlState: '42000', message: `SQL compilation error:\n${message}` };
+    return { code: '100038', sqlState: '22018', message };
+  }
+
+  /** ALTER SESSION SET name = 'value', ...: kept per session; true when the SQL was one. */
+  function alterSession(query: QueryRecord, session: Session): boolean {
+    const match = /^\s*alter\s+session\s+set\s+(.*?);?\s*$/is.exec(query.sqlText);
+    if (!match?.[1]) return false;
+    for (const [, name = '', value = ''] of match[1].matchAll(/(\w+)\s*=\s*'([^']*)'/g)) {
+      session.parameters.set(name.toUpperCase(), value);
+    }
+    query.rowType = [{ name: 'status', type: 'text', scale: 0, nullable: true }];
+    query.rows = [['Statement executed successfully.']];
+    query.statementTypeId = DDL_TYPE_ID;
+    query.status = 'SUCCESS';
+    query.endTime = Date.now();
+    return true;
+  }
+
+  function abort(query: QueryRecord, reason: NonNullable<QueryRecord['error']> = CANCELLED): void {
+    if (query.endTime !== 0) return;
     query.cancelled = true;
+    query.cancelError ??= reason;
     query.connection?.interrupt();
   }
 
@@ -218,12 +367,13 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       chunks.push({ url: `${url}/chunks/${query.id}/${first}`, rowCount, uncompressedSize: rowCount * 16, compressedSize: rowCount * 8 });
     }
     return ok({
-      parameters: [
-        { name: 'TIMEZONE', value: 'UTC' },
-        { name: 'BINARY_OUTPUT_FORMAT', value: 'HEX' },
-        { name: 'DATE_OUTPUT_FORMAT', value: 'YYYY-MM-DD' },
-        { name: 'TIME_OUTPUT_FORMAT', value: 'HH24:MI:SS' },
-      ],
+      parameters: Object.entries({
+        TIMEZONE: 'UTC',
+        BINARY_OUTPUT_FORMAT: 'HEX',
+        DATE_OUTPUT_FORMAT: 'YYYY-MM-DD',
+        TIME_OUTPUT_FORMAT: 'HH24:MI:SS',
+        ...Object.fromEntries(query.sessionParameters),
+      }).map(([name, value]) => ({ name, value })),
       rowtype: query.rowType,
       rowset: inline,
       total: query.rows.length,
@@ -233,6 +383,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       statementTypeId: query.statementTypeId,
       version: 1,
       ...(chunks.length > 0 ? { chunks, chunkHeaders: {} } : {}),
+      ...(query.resultIds ? { resultIds: query.resultIds } : {}),
     });
   }
 
@@ -320,25 +471,24 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       const requestId = searchParams.get('requestId');
       if (requestId) requestIds.push(requestId);
       const known = requestId ? byRequestId.get(requestId) : undefined;
-      const query: QueryRecord = known ?? {
-        id: randomUUID(),
-        requestId,
-        sqlText: String(body['sqlText'] ?? ''),
-        status: 'QUEUED',
-        startTime: Date.now(),
-        endTime: 0,
-        rowType: [],
-        rows: [],
-        statementTypeId: SELECT_TYPE_ID,
-        error: null,
-        connection: null,
-        cancelled: false,
-        done: Promise.resolve(),
-      };
-      if (!known) {
-        queries.set(query.id, query);
+      let query = known;
+      if (!query) {
+        const parameters = (body['parameters'] ?? {}) as Record<string, unknown>;
+        const params = {
+          multiStatementCount: Number(parameters['MULTI_STATEMENT_COUNT'] ?? 1),
+          timeoutSeconds: Number(parameters['STATEMENT_TIMEOUT_IN_SECONDS'] ?? 0),
+          queryTag: String(parameters['QUERY_TAG'] ?? ''),
+        };
+        const bindings = (body['bindings'] ?? {}) as Record<string, { type: string; value: unknown }>;
+        const values = Object.keys(bindings)
+          .sort((a, b) => Number(a) - Number(b))
+          .map((k) => bindingValue(bindings[k]));
+        query = newRecord(String(body['sqlText'] ?? ''), requestId, params.queryTag, session);
+        if (alterSession(query, session)) query.done = Promise.resolve();
+        else {
         if (requestId) byRequestId.set(requestId, query);
-        query.done = runQuery(query, body['bindings'] ?? {});
+        query.done = runQuery(query, values, params);
+        }
       }
       if (body['asyncExec'] === true) {
         return send(200, {
@@ -441,6 +591,16 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A binding as DuckDB should see it: the driver sends every value as a string. */
+function bindingValue(binding: { type: string; value: unknown } | undefined): unknown {
+  if (!binding || binding.value === null || binding.value === undefined) return null;
+  const value = String(binding.value);
+  if (binding.type === 'FIXED') return /^-?\d+$/.test(value) ? BigInt(value) : Number(value);
+  if (binding.type === 'REAL') return Number(value);
+  if (binding.type === 'BOOLEAN') return value === 'true' || value === '1';
+  return value;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -82,6 +82,7 @@ const MERGE_COUNT_COLUMNS: Column[] = [
 export class DuckDBWarehouse implements Warehouse {
   readonly name = 'duckdb';
   readonly forgetsOnRestart = true;
+  readonly idempotentSubmit = false;
   readonly #instance: DuckDBInstance;
   readonly #results: ParquetResultStore;
   readonly #caps: ResultCaps;
@@ -116,8 +117,9 @@ export class DuckDBWarehouse implements Warehouse {
     return states;
   }
 
-  async cancel(queryId: string): Promise<void> {
-    const query = this.#queries.get(queryId);
+  async cancel(_jobId: string, queryId: string | null): Promise<void> {
+    // DuckDB's submit returns at once, so a dispatched job always has its query id.
+    const query = queryId ? this.#queries.get(queryId) : undefined;
     if (query) this.#stop(query, 'cancel');
   }
 

@@ -1,0 +1,283 @@
+import { Readable } from 'node:stream';
+import type snowflake from 'snowflake-sdk';
+import { JobErrorCode, RequestErrorCode, requestError } from '../../errors.ts';
+import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
+import { JOB_STATUSES, isTerminal, type JobStatus } from '../../jobs/status.ts';
+import type { Logger } from '../../logger.ts';
+import type { Download, DownloadFormat } from '../../results/downloads.ts';
+import type { QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
+import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
+import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
+import { type CellConverter, columnOf, converterOf, type DriverColumn } from './snowflake-values.ts';
+
+/** Status checks in flight at once within one poller tick. */
+const STATUS_CONCURRENCY = 8;
+/**
+ * Consecutive NO_QUERY_DATA answers before a job is given up: Snowflake's monitoring may not know a
+ * query for a moment after it was accepted (the connectors allow NO_DATA 24 times).
+ */
+const NO_DATA_LIMIT = 24;
+/** Finished queries whose end details (DML counts, result query id) are kept in memory. */
+const END_CACHE_SIZE = 10_000;
+
+const KNOWN_STATUSES: ReadonlySet<string> = new Set(JOB_STATUSES);
+
+/** What jobql learns of a query once it ended, with one result read. */
+interface EndDetails {
+  /** The query whose result is the job's result: the last statement's, for a multi-statement job. */
+  resultQueryId: string;
+  dml: DmlCounts | null;
+}
+
+const DML_COLUMNS: Record<string, keyof DmlCounts> = {
+  'number of rows inserted': 'rowsInserted',
+  'number of rows updated': 'rowsUpdated',
+  'number of rows deleted': 'rowsDeleted',
+};
+
+/**
+ * Snowflake through snowflake-sdk. Queries run asynchronously (`asyncExec`) under a request id
+ * derived from the job id, so a repeated submit finds the query Snowflake already has instead of
+ * running it twice; the poller asks for their status through the monitoring endpoint; results stay
+ * in Snowflake (its 24-hour result cache) and are read a page at a time by query id.
+ */
+export class SnowflakeWarehouse implements Warehouse {
+  readonly name = 'snowflake';
+  readonly forgetsOnRestart = false;
+  readonly idempotentSubmit = true;
+  readonly #client: SnowflakeClient;
+  readonly #log: Logger;
+  /** Statements of submits still waiting for their query id, by job id: cancel uses them. */
+  readonly #pending = new Map<string, snowflake.RowStatement>();
+  readonly #noData = new Map<string, number>();
+  readonly #firstSeenRunning = new Map<string, Date>();
+  readonly #ends = new Map<string, EndDetails>();
+
+  constructor(client: SnowflakeClient, log: Logger) {
+    this.#client = client;
+    this.#log = log;
+  }
+
+  async submit(request: SubmitRequest): Promise<string> {
+    const count = request.statements.length;
+    const queryId = await this.#client.submit(
+      {
+        sqlText: request.statements.join(';\n'),
+        requestId: requestIdOf(request.jobId),
+        binds: request.bindings as snowflake.Binds,
+        parameters: {
+          // The exact count: Snowflake refuses the text if it holds another number of statements.
+          MULTI_STATEMENT_COUNT: count,
+          STATEMENT_TIMEOUT_IN_SECONDS: request.timeoutSeconds,
+          ...(request.tag ? { QUERY_TAG: request.tag } : {}),
+        },
+      },
+      (statement) => this.#pending.set(request.jobId, statement),
+    ).finally(() => this.#pending.delete(request.jobId));
+    return queryId;
+  }
+
+  async status(queryIds: readonly string[]): Promise<Map<string, QueryState>> {
+    const states = new Map<string, QueryState>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < queryIds.length) {
+        const queryId = queryIds[next++]!;
+        try {
+          const state = await this.#statusOf(queryId);
+          if (state) states.set(queryId, state);
+        } catch (error) {
+          // Left out: the poller asks again after its backoff (429s and 5xx included).
+          this.#log.warn({ queryId, err: driverFailure(error) }, 'snowflake status check failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STATUS_CONCURRENCY, queryIds.length) }, worker));
+    return states;
+  }
+
+  async #statusOf(queryId: string): Promise<QueryState | null> {
+    const { status, errorCode, errorMessage } = await this.#client.status(queryId);
+    if (status === 'NO_QUERY_DATA' || !KNOWN_STATUSES.has(status)) {
+      const misses = (this.#noData.get(queryId) ?? 0) + 1;
+      this.#noData.set(queryId, misses);
+      if (misses < NO_DATA_LIMIT) return null;
+      this.#forget(queryId);
+      return ended('FAILED_WITH_INCIDENT', {
+        code: JobErrorCode.WAREHOUSE_ERROR,
+        sqlState: null,
+        message: `Snowflake has no record of query ${queryId} (status ${status})`,
+      });
+    }
+    this.#noData.delete(queryId);
+    const jobStatus = status as JobStatus;
+    if (!isTerminal(jobStatus)) {
+      if (jobStatus !== 'QUEUED' && !this.#firstSeenRunning.has(queryId)) this.#firstSeenRunning.set(queryId, new Date());
+      return {
+        status: jobStatus,
+        startedAt: this.#firstSeenRunning.get(queryId) ?? null,
+        endedAt: null,
+        error: null,
+        progress: null,
+        dml: null,
+      };
+    }
+    const startedAt = this.#firstSeenRunning.get(queryId) ?? null;
+    this.#forget(queryId);
+    if (jobStatus === 'SUCCESS') {
+      const end = await this.#endDetails(queryId);
+      return { ...ended('SUCCESS', null), startedAt, dml: end.dml };
+    }
+    if (errorCode === SnowflakeCode.CANCELLED) {
+      return {
+        ...ended('ABORTED', { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' }),
+        startedAt,
+      };
+    }
+    return { ...ended(jobStatus, await this.#errorOf(queryId, errorCode, errorMessage)), startedAt };
+  }
+
+  #forget(queryId: string): void {
+    this.#noData.delete(queryId);
+    this.#firstSeenRunning.delete(queryId);
+  }
+
+  /** The failed query's error with its SQLSTATE, which only the result endpoint gives. */
+  async #errorOf(queryId: string, errorCode: string | null, errorMessage: string | null): Promise<JobError> {
+    try {
+      await this.#client.results(queryId);
+    } catch (error) {
+      const failure = driverFailure(error);
+      if (failure.code && /^\d{6}$/.test(failure.code)) return jobErrorFromSnowflake(failure);
+    }
+    return jobErrorFromSnowflake({ code: errorCode, sqlState: null, message: errorMessage ?? 'The query failed' });
+  }
+
+  /** DML counts (of every statement) and the query id of the result (the last statement's). */
+  async #endDetails(queryId: string): Promise<EndDetails> {
+    const cached = this.#ends.get(queryId);
+    if (cached) return cached;
+    const statements = await this.#client.results(queryId);
+    let dml: DmlCounts | null = null;
+    for (const statement of statements) dml = addDml(dml, await dmlOf(statement));
+    const details = { resultQueryId: statements.at(-1)?.getQueryId() ?? queryId, dml };
+    this.#ends.set(queryId, details);
+    if (this.#ends.size > END_CACHE_SIZE) this.#ends.delete(this.#ends.keys().next().value!);
+    return details;
+  }
+
+  async cancel(jobId: string, queryId: string | null): Promise<void> {
+    if (queryId) return this.#client.cancel(queryId);
+    const pending = this.#pending.get(jobId);
+    // The query id is not known yet: the driver aborts by the submit's request id.
+    if (pending) await cancelStatement(pending);
+  }
+
+  async readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
+    const statement = await this.#resultStatement(queryId);
+    const columns = (statement.getColumns() as unknown as DriverColumn[]) ?? [];
+    const totalRows = statement.getNumRows();
+    const rows: JsonValue[][] = [];
+    if (limit > 0 && offset < totalRows) {
+      const converters = columns.map(converterOf);
+      for await (const row of statement.streamRows({ start: offset, end: Math.min(offset + limit, totalRows) - 1 })) {
+        rows.push(convertRow(row as unknown[], converters));
+      }
+    }
+    return { columns: columns.map(columnOf), rows, totalRows, offset, truncated: false };
+  }
+
+  async downloadResult(queryId: string, format: DownloadFormat): Promise<Download | null> {
+    if (format !== 'csv' && format !== 'ndjson') {
+      throw requestError(
+        RequestErrorCode.BAD_REQUEST,
+        `The ${format} download is not available on the Snowflake warehouse; use csv or ndjson`,
+      );
+    }
+    const statement = await this.#resultStatement(queryId);
+    const columns = (statement.getColumns() as unknown as DriverColumn[]) ?? [];
+    const converters = columns.map(converterOf);
+    async function* lines(): AsyncGenerator<string> {
+      if (format === 'csv') yield `${columns.map((c) => csvField(c.getName())).join(',')}\n`;
+      for await (const row of statement.streamRows()) {
+        const values = convertRow(row as unknown[], converters);
+        yield format === 'csv' ? `${values.map(csvValue).join(',')}\n` : `${JSON.stringify(values)}\n`;
+      }
+    }
+    return { format, body: Readable.from(lines()) };
+  }
+
+  async #resultStatement(queryId: string): Promise<snowflake.RowStatement> {
+    try {
+      const { resultQueryId } = await this.#endDetails(queryId);
+      const [statement] = await this.#client.results(resultQueryId);
+      if (!statement) throw new Error(`Snowflake returned no result for query ${resultQueryId}`);
+      return statement;
+    } catch (error) {
+      if (driverFailure(error).code === SnowflakeCode.RESULT_EXPIRED) {
+        throw requestError(RequestErrorCode.RESULT_EXPIRED, 'Snowflake no longer holds this result (it keeps results 24 hours)');
+      }
+      throw error;
+    }
+  }
+
+  async deleteResult(): Promise<void> {
+    // Snowflake expires results itself, after 24 hours.
+  }
+
+  onChange(): () => void {
+    // Snowflake tells nothing unasked: every change is found by polling.
+    return () => {};
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+/** Snowflake request ids are UUIDs; a job id (`job_` + 32 hex digits) is one in another spelling. */
+export function requestIdOf(jobId: string): string {
+  const hex = jobId.replace(/^job_/, '');
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`Job id ${jobId} is not job_ + 32 hex digits`);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function ended(status: JobStatus, error: JobError | null): QueryState {
+  return { status, startedAt: null, endedAt: new Date(), error, progress: null, dml: null };
+}
+
+/** A DML statement's counts, read from its one result row; null for any other statement. */
+async function dmlOf(statement: snowflake.RowStatement): Promise<DmlCounts | null> {
+  if (statement.getNumUpdatedRows() === -1 || statement.getNumUpdatedRows() === undefined) return null;
+  const columns = (statement.getColumns() as unknown as DriverColumn[]) ?? [];
+  const counts: DmlCounts = { rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0 };
+  for await (const row of statement.streamRows({ start: 0, end: 0 })) {
+    columns.forEach((column, i) => {
+      const key = DML_COLUMNS[column.getName().toLowerCase()];
+      if (key) counts[key] += Number((row as unknown[])[i] ?? 0);
+    });
+  }
+  return counts;
+}
+
+function addDml(a: DmlCounts | null, b: DmlCounts | null): DmlCounts | null {
+  if (!a || !b) return a ?? b;
+  return {
+    rowsInserted: a.rowsInserted + b.rowsInserted,
+    rowsUpdated: a.rowsUpdated + b.rowsUpdated,
+    rowsDeleted: a.rowsDeleted + b.rowsDeleted,
+  };
+}
+
+function convertRow(row: unknown[], converters: CellConverter[]): JsonValue[] {
+  return converters.map((convert, i) => convert(row[i]));
+}
+
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvValue(value: JsonValue): string {
+  if (value === null) return '';
+  return csvField(typeof value === 'object' ? JSON.stringify(value) : String(value));
+}
