@@ -231,6 +231,9 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         });
       }
       if (faults.slowMs > 0) await sleep(faults.slowMs);
+      // A scripted duration: `/* sleep 1500 */` in the SQL runs it 1.5 s longer (cancel stops it).
+      const scripted = Number(/\/\*\s*sleep\s+(\d+)\s*\*\//.exec(query.sqlText)?.[1] ?? 0);
+      for (const until = Date.now() + scripted; Date.now() < until && !query.cancelled; ) await sleep(Math.min(20, until - Date.now()));
       if (faults.neverFinishMarker && query.sqlText.includes(faults.neverFinishMarker)) {
         await new Promise<void>((resolve) => {
           const check = setInterval(() => query.cancelled && (clearInterval(check), resolve()), 20);

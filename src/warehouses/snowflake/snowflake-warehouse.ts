@@ -122,7 +122,9 @@ export class SnowflakeWarehouse implements Warehouse {
         dml: null,
       };
     }
-    const startedAt = this.#firstSeenRunning.get(queryId) ?? null;
+    // The driver does not give Snowflake's own start time; a query that ran entirely between two
+    // polls is taken to have started when its end was seen, so every job still passes RUNNING.
+    const startedAt = this.#firstSeenRunning.get(queryId) ?? new Date();
     this.#forget(queryId);
     if (jobStatus === 'SUCCESS') {
       const end = await this.#endDetails(queryId);
