@@ -63,6 +63,13 @@ export function requestError(
   return new GraphQLError(message, { extensions: { ...extensions, code } });
 }
 
+/** The code of an error made by `requestError`, or null for any other error. */
+export function requestErrorCode(error: unknown): RequestErrorCode | null {
+  if (!(error instanceof GraphQLError)) return null;
+  const code = error.extensions['code'];
+  return typeof code === 'string' && Object.hasOwn(RequestErrorCode, code) ? (code as RequestErrorCode) : null;
+}
+
 export class UnreachableCaseError extends Error {
   constructor(value: never) {
     super(`Unreachable case: ${String(value)}`);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { RequestErrorCode } from '../errors.ts';
+import { RequestErrorCode, requestErrorCode } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { Logger } from '../logger.ts';
@@ -54,7 +54,16 @@ export async function serveDownload(
   if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {
     return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
   }
-  const download = await warehouse.downloadResult(job.queryId, format);
+  let download;
+  try {
+    download = await warehouse.downloadResult(job.queryId, format);
+  } catch (error) {
+    // A warehouse that refuses with a request error (Snowflake: result expired, format not offered).
+    const code = requestErrorCode(error);
+    if (code === RequestErrorCode.RESULT_EXPIRED) return fail(410, code, expired);
+    if (code === RequestErrorCode.BAD_REQUEST) return fail(400, code, (error as Error).message);
+    throw error;
+  }
   if (!download) return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
   const { contentType, extension } = DOWNLOAD_FORMATS[format];
   res.writeHead(200, {

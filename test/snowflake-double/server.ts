@@ -29,6 +29,8 @@ export interface Faults {
   sessionTtlMs: number;
   /** Query ids whose result has expired (000710). */
   expiredResults: Set<string>;
+  /** Delay before answering a query request (the query is registered and runs meanwhile). */
+  submitDelayMs: number;
 }
 
 export interface QueryRecord {
@@ -74,8 +76,12 @@ export interface SnowflakeDouble {
   queries: Map<string, QueryRecord>;
   /** Every query request's requestId, in order (retries included). */
   requestIds: string[];
-  /** Forget every session token: the next request gets 390112 (renewable) or 390104. */
+  /** Expire every session token: the next request gets 390112, and renewal works. */
   expireSessions(): void;
+  /** Forget every session and master token: requests get 390104 and renewal fails (a lost session). */
+  dropSessions(): void;
+  /** The SESSION_PARAMETERS of each login, in order. */
+  logins: Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -136,7 +142,9 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     neverFinishMarker: '',
     sessionTtlMs: 0,
     expiredResults: new Set(),
+    submitDelayMs: 0,
   };
+  const logins: Record<string, unknown>[] = [];
   let url = '';
   let nextSessionId = 1000;
 
@@ -406,6 +414,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         return send(200, failure('390100', 'Incorrect username or password was specified.'));
       }
       const session = newSession();
+      logins.push({ ...(data.SESSION_PARAMETERS ?? {}) });
       const keepAlive = data.SESSION_PARAMETERS?.CLIENT_SESSION_KEEP_ALIVE === true;
       return send(
         200,
@@ -466,13 +475,13 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
 
     if (pathname === '/queries/v1/query-request') {
       count('query');
+      const requestId = searchParams.get('requestId');
+      if (requestId) requestIds.push(requestId);
       if (faults.unavailable > 0) {
         faults.unavailable -= 1;
         count('503');
         return send(503, 'Service Unavailable', 'text/plain');
       }
-      const requestId = searchParams.get('requestId');
-      if (requestId) requestIds.push(requestId);
       const known = requestId ? byRequestId.get(requestId) : undefined;
       let query = known;
       if (!query) {
@@ -493,6 +502,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         query.done = runQuery(query, values, params);
         }
       }
+      if (faults.submitDelayMs > 0) await sleep(faults.submitDelayMs);
       if (body['asyncExec'] === true) {
         return send(200, {
           data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result`, queryAbortsAfterSecs: 300, progressDesc: null },
@@ -579,8 +589,13 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     faults,
     queries,
     requestIds,
+    logins,
     expireSessions() {
       for (const session of sessions.values()) session.expiresAt = 0;
+    },
+    dropSessions() {
+      sessions.clear();
+      masters.clear();
     },
     async stop() {
       for (const query of queries.values()) abort(query);

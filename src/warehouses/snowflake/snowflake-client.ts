@@ -28,6 +28,8 @@ const DEAD_SESSION = new Set<string>([
 /** More statements than a job may hold (JOBQL_MAX_STATEMENTS is at most 10,000). */
 const MANY_STATEMENTS = ';'.repeat(10_000);
 
+const CLOSE_TIMEOUT_MS = 2000;
+
 /** Session settings jobql relies on: TIME values with all nine fraction digits. */
 const SESSION_SETUP = "ALTER SESSION SET TIME_OUTPUT_FORMAT = 'HH24:MI:SS.FF9'";
 
@@ -86,6 +88,7 @@ export class SnowflakeClient {
       } else if (isDeadSession(error, connection)) {
         this.#log.warn({ code: failure.code }, 'snowflake session lost; logging in again');
         if (this.#connection === connection) this.#connection = null;
+        void destroy(connection); // stops its keep-alive timer
       } else {
         throw error;
       }
@@ -186,7 +189,7 @@ export class SnowflakeClient {
     this.#closed = true;
     const connection = this.#connection;
     this.#connection = null;
-    if (connection?.isUp()) await new Promise<void>((resolve) => connection.destroy(() => resolve()));
+    if (connection) await destroy(connection);
   }
 }
 
@@ -213,6 +216,17 @@ export function cancelStatement(statement: snowflake.RowStatement): Promise<void
 function isDeadSession(error: unknown, connection: snowflake.Connection): boolean {
   // The driver throws a TypeError from getQueryStatus once its connection is disconnected.
   return DEAD_SESSION.has(driverFailure(error).code ?? '') || !connection.isUp() || error instanceof TypeError;
+}
+
+/**
+ * Lets a connection go: stops its keep-alive timer and HTTP agents (the driver does both even when
+ * the session is already dead). Bounded, so that a shutdown never waits on the driver.
+ */
+function destroy(connection: snowflake.Connection): Promise<void> {
+  return Promise.race([
+    new Promise<void>((resolve) => connection.destroy(() => resolve())),
+    new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+  ]);
 }
 
 function execute(connection: snowflake.Connection, options: { sqlText: string }): Promise<void> {

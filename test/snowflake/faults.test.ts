@@ -1,0 +1,153 @@
+/**
+ * The Snowflake adapter under what production brings, injected by the wire-level double: 429s and
+ * 503s, expired and lost sessions, a cancel before the query id is known, expired results, a
+ * monitoring endpoint that forgets a query, and the global budget of status calls.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { gql, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus } from '../helpers/client.ts';
+import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
+
+let double: SnowflakeDouble;
+let server: TestServer;
+
+function snowflakeEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    JOBQL_WAREHOUSE: 'snowflake',
+    SNOWFLAKE_ACCESS_URL: double.url,
+    SNOWFLAKE_ACCOUNT: 'testaccount',
+    SNOWFLAKE_USER: 'jobql',
+    SNOWFLAKE_PASSWORD: 'secret',
+    SNOWFLAKE_HOME: tempDir(),
+    JOBQL_POLL_BACKOFF_MS: '50,100,200',
+    ...extra,
+  };
+}
+
+const count = (name: string): number => double.counts.get(name) ?? 0;
+const RESULT = 'query($id: ID!) { job(id: $id) { result { rows totalRows } } }';
+
+before(async () => {
+  double = await startSnowflakeDouble({ syncWaitMs: 500 });
+  server = await startServer(snowflakeEnv());
+});
+after(async () => {
+  await server.stop();
+  await double.stop();
+});
+afterEach(() => {
+  Object.assign(double.faults, { tooManyRequests: 0, unavailable: 0, submitDelayMs: 0, neverFinishMarker: '' });
+});
+
+describe('the Snowflake adapter under faults', () => {
+  test('the session asks for keep-alive, and jobs carry their query tag and timeout', async () => {
+    assert.equal(double.logins.at(-1)?.['CLIENT_SESSION_KEEP_ALIVE'], true);
+    const job = await submit(server.url, 'select 1', { tag: 'dashboard-7', timeoutSeconds: 90 });
+    await waitForEnd(server.url, job.id);
+    const ended = await waitForEnd(server.url, job.id);
+    const record = double.queries.get(ended.queryId);
+    assert.equal(record?.queryTag, 'dashboard-7');
+  });
+
+  test('429 on monitoring: the poller asks again later and the job ends normally', async () => {
+    const job = await submit(server.url, 'select 5 as five /* sleep 300 */');
+    await waitForStatus(server.url, job.id, 'RUNNING');
+    const before429 = count('429');
+    double.faults.tooManyRequests = 3;
+    const ended = await waitForEnd(server.url, job.id, 20_000);
+    assert.equal(ended.status, 'SUCCESS');
+    assert.equal(count('429') - before429, 3);
+    assert.deepEqual((await gqlData(server.url, RESULT, { id: job.id })).job.result.rows, [[5]]);
+  });
+
+  test('503 on submit: the driver retries with the same request id and the query runs once', async () => {
+    double.faults.unavailable = 2;
+    const job = await submit(server.url, 'select 6 as six');
+    const ended = await waitForEnd(server.url, job.id, 30_000);
+    assert.equal(ended.status, 'SUCCESS');
+    const record = double.queries.get(ended.queryId);
+    assert.ok(record?.requestId);
+    assert.ok(double.requestIds.filter((id) => id === record.requestId).length >= 3, 'the submit was retried');
+    assert.equal([...double.queries.values()].filter((q) => q.requestId === record.requestId).length, 1);
+  });
+
+  test('an expired session token is renewed without losing the job', async () => {
+    const job = await submit(server.url, 'select 7 as seven /* sleep 300 */');
+    await waitForStatus(server.url, job.id, 'RUNNING');
+    const renewals = count('renew');
+    double.expireSessions();
+    const ended = await waitForEnd(server.url, job.id, 20_000);
+    assert.equal(ended.status, 'SUCCESS');
+    assert.ok(count('renew') > renewals, 'the session was renewed');
+    assert.deepEqual((await gqlData(server.url, RESULT, { id: job.id })).job.result.rows, [[7]]);
+  });
+
+  test('a lost session: jobql logs in again and finds its running job', async () => {
+    const job = await submit(server.url, 'select 8 as eight /* sleep 300 */');
+    await waitForStatus(server.url, job.id, 'RUNNING');
+    const logins = count('login');
+    double.dropSessions();
+    const ended = await waitForEnd(server.url, job.id, 20_000);
+    assert.equal(ended.status, 'SUCCESS');
+    assert.equal(count('login') - logins, 1);
+    assert.deepEqual((await gqlData(server.url, RESULT, { id: job.id })).job.result.rows, [[8]]);
+  });
+
+  test('cancel before Snowflake answered the submit: aborted by request id, ends ABORTED', async () => {
+    double.faults.submitDelayMs = 800;
+    double.faults.neverFinishMarker = '/* endless */';
+    const job = await submit(server.url, 'select 1 /* endless */');
+    await new Promise((r) => setTimeout(r, 300)); // the query request is in flight
+    const cancelled = await gqlData(server.url, `mutation($id: ID!) { cancelJob(id: $id) { job { ${JOB_FIELDS} } } }`, {
+      id: job.id,
+    });
+    assert.equal(cancelled.cancelJob.job.queryId, null, 'no query id yet');
+    assert.equal(cancelled.cancelJob.job.status, 'ABORTING');
+    const ended = await waitForEnd(server.url, job.id, 20_000);
+    assert.equal(ended.status, 'ABORTED');
+    assert.equal(ended.error.code, 'QUERY_CANCELLED');
+    const record = [...double.queries.values()].find((q) => q.sqlText.includes('/* endless */') && q.error?.code === '000604');
+    assert.ok(record, 'the double saw the query cancelled');
+  });
+
+  test('a result Snowflake no longer holds is RESULT_EXPIRED', async () => {
+    const job = await submit(server.url, 'select 9');
+    const ended = await waitForEnd(server.url, job.id);
+    double.faults.expiredResults.add(ended.queryId);
+    const response = await gql(server.url, RESULT, { id: job.id });
+    assert.equal(response.errors?.[0]?.extensions?.code, 'RESULT_EXPIRED');
+    const download = await fetch(`${server.url.replace('/graphql', '')}/jobs/${job.id}/result.csv`);
+    assert.equal(download.status, 410);
+  });
+
+  test('a query monitoring stops knowing (NO_QUERY_DATA) ends FAILED_WITH_INCIDENT, not stuck', async () => {
+    const job = await submit(server.url, 'select 10 /* sleep 5000 */');
+    const running = await waitForStatus(server.url, job.id, 'RUNNING');
+    double.queries.delete(running.queryId);
+    const ended = await waitForEnd(server.url, job.id, 30_000);
+    assert.equal(ended.status, 'FAILED_WITH_INCIDENT');
+    assert.equal(ended.error.code, 'WAREHOUSE_ERROR');
+  });
+});
+
+describe('the global budget of status calls', () => {
+  test('monitoring calls stay within JOBQL_MAX_STATUS_CHECKS_PER_SECOND however many jobs run', async () => {
+    const budgeted = await startServer(snowflakeEnv({ JOBQL_MAX_STATUS_CHECKS_PER_SECOND: '4', JOBQL_POLL_BACKOFF_MS: '20' }));
+    try {
+      const before = count('monitoring');
+      const started = Date.now();
+      const jobs = await Promise.all(Array.from({ length: 8 }, (_, i) => submit(budgeted.url, `select ${i} /* sleep 1500 */`)));
+      const ended = await Promise.all(jobs.map((job) => waitForEnd(budgeted.url, job.id, 30_000)));
+      const seconds = (Date.now() - started) / 1000;
+      assert.ok(ended.every((job) => job.status === 'SUCCESS'));
+      const calls = count('monitoring') - before;
+      // A full bucket (4) plus 4 a second; without the budget 8 jobs polled every 20 ms make hundreds.
+      assert.ok(calls <= 4 + Math.ceil(seconds * 4), `${calls} monitoring calls in ${seconds.toFixed(1)} s`);
+      assert.ok(calls >= 8, 'every job was checked');
+      assert.ok(budgeted.app.jobs.poller.stats.deferredByBudget > 0, 'the budget held checks back');
+    } finally {
+      await budgeted.stop();
+    }
+  });
+});
