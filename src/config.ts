@@ -49,6 +49,7 @@ const schema = z.object({
     .default([500, 500, 1000, 1500, 2000, 4000, 5000]),
   JOBQL_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   JOBQL_GRAPHIQL: bool.default(true),
+  JOBQL_ALLOW_ATTACH: bool.default(true),
 });
 
 export interface Config {
@@ -78,6 +79,7 @@ export interface Config {
     defaultTimeoutSeconds: number;
     maxTimeoutSeconds: number;
     maxWaitMs: number;
+    allowAttach: boolean;
   };
   resultTtlSeconds: number;
   resultMaxRows: number;
@@ -136,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultTimeoutSeconds,
       maxTimeoutSeconds: e.JOBQL_MAX_TIMEOUT_SECONDS,
       maxWaitMs: e.JOBQL_MAX_WAIT_MS,
+      allowAttach: e.JOBQL_ALLOW_ATTACH,
     },
     resultTtlSeconds: e.JOBQL_RESULT_TTL_SECONDS,
     resultMaxRows: e.JOBQL_RESULT_MAX_ROWS,

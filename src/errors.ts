@@ -15,8 +15,10 @@ export const RequestErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   /** A configured limit was hit: SQL length, statements per job, page size, queued jobs. */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
-  /** No job with this id. */
+  /** No job with this id (or no query with this id, for attachQuery). */
   NOT_FOUND: 'NOT_FOUND',
+  /** The operation is not allowed to this caller (attachQuery when JOBQL_ALLOW_ATTACH is off). */
+  FORBIDDEN: 'FORBIDDEN',
   /** The job has no result (yet): it is not SUCCESS. Downloads only; `Job.result` is null then. */
   RESULT_NOT_READY: 'RESULT_NOT_READY',
   /** The job succeeded, but its result is past `resultExpiresAt` and was deleted. */

@@ -21,6 +21,11 @@ export type Scalars = {
   JSON: { input: unknown; output: unknown; }
 };
 
+export type AttachQueryPayload = {
+  __typename?: 'AttachQueryPayload';
+  job: Job;
+};
+
 export type CancelJobPayload = {
   __typename?: 'CancelJobPayload';
   job: Job;
@@ -162,6 +167,14 @@ export type JobStatusEvent = {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
+   * Make a job of a query started elsewhere, by its warehouse query id (Snowpark's
+   * `Session.create_async_job(query_id)`), and track it from then on like any other job. Its
+   * `queryText` comes from the warehouse's query history where the role may see it (else it is
+   * empty). Attaching a query that already has a job returns that job. An id the warehouse does not
+   * know is NOT_FOUND; attaching is a permission (`JOBQL_ALLOW_ATTACH`), FORBIDDEN without it.
+   */
+  attachQuery: AttachQueryPayload;
+  /**
    * Ask for a job to stop. Cancel is asynchronous: the job goes to ABORTING, then ABORTED. A job that
    * already finished is returned unchanged. An unknown id is a NOT_FOUND error.
    */
@@ -172,6 +185,11 @@ export type Mutation = {
    * the `jobStatus` subscription.
    */
   submitQuery: SubmitQueryPayload;
+};
+
+
+export type MutationAttachQueryArgs = {
+  queryId: Scalars['String']['input'];
 };
 
 
@@ -345,6 +363,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AttachQueryPayload: ResolverTypeWrapper<Omit<AttachQueryPayload, 'job'> & { job: ResolversTypes['Job'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CancelJobPayload: ResolverTypeWrapper<Omit<CancelJobPayload, 'job'> & { job: ResolversTypes['Job'] }>;
   Column: ResolverTypeWrapper<ColumnModel>;
@@ -375,6 +394,7 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AttachQueryPayload: Omit<AttachQueryPayload, 'job'> & { job: ResolversParentTypes['Job'] };
   Boolean: Scalars['Boolean']['output'];
   CancelJobPayload: Omit<CancelJobPayload, 'job'> & { job: ResolversParentTypes['Job'] };
   Column: ColumnModel;
@@ -400,6 +420,10 @@ export type ResolversParentTypes = {
   SubmitQueryInput: SubmitQueryInput;
   SubmitQueryPayload: Omit<SubmitQueryPayload, 'job'> & { job: ResolversParentTypes['Job'] };
   Subscription: Record<PropertyKey, never>;
+};
+
+export type AttachQueryPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AttachQueryPayload'] = ResolversParentTypes['AttachQueryPayload']> = {
+  job?: Resolver<ResolversTypes['Job'], ParentType, ContextType>;
 };
 
 export type CancelJobPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CancelJobPayload'] = ResolversParentTypes['CancelJobPayload']> = {
@@ -482,6 +506,7 @@ export type JobStatusEventResolvers<ContextType = GraphQLContext, ParentType ext
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  attachQuery?: Resolver<ResolversTypes['AttachQueryPayload'], ParentType, ContextType, RequireFields<MutationAttachQueryArgs, 'queryId'>>;
   cancelJob?: Resolver<ResolversTypes['CancelJobPayload'], ParentType, ContextType, RequireFields<MutationCancelJobArgs, 'id'>>;
   submitQuery?: Resolver<ResolversTypes['SubmitQueryPayload'], ParentType, ContextType, RequireFields<MutationSubmitQueryArgs, 'input'>>;
 };
@@ -520,6 +545,7 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  AttachQueryPayload?: AttachQueryPayloadResolvers<ContextType>;
   CancelJobPayload?: CancelJobPayloadResolvers<ContextType>;
   Column?: ColumnResolvers<ContextType>;
   DateTime?: GraphQLScalarType;

@@ -49,6 +49,7 @@ export const resolvers: Resolvers = {
   Mutation: {
     submitQuery: async (_, { input }, { jobs }) => ({ job: await jobs.submit(input) }),
     cancelJob: async (_, { id }, { jobs }) => ({ job: await jobs.cancel(id) }),
+    attachQuery: async (_, { queryId }, { jobs }) => ({ job: await jobs.attach(queryId) }),
   },
 
   Subscription: {

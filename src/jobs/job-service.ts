@@ -18,6 +18,8 @@ export interface JobLimits {
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxWaitMs: number;
+  /** Whether attachQuery is allowed (until per-principal permissions exist). */
+  allowAttach: boolean;
 }
 
 export interface SubmitInput {
@@ -29,6 +31,8 @@ export interface SubmitInput {
 }
 
 const MAX_TAG_LENGTH = 256;
+/** Snowflake's query id form (jobql's embedded query ids use it too). */
+const QUERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How often expired results are looked for (at most), and how many are deleted per pass. */
 const EXPIRY_SWEEP_MS = 60_000;
 const EXPIRY_BATCH = 100;
@@ -188,6 +192,43 @@ export class JobService {
 
   async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
     return this.#store.list(filter, first, beforeSeq);
+  }
+
+  /**
+   * A job for a query started elsewhere (Snowpark's `create_async_job`). It is recorded as
+   * dispatched with its query id, so the poller tracks it, a restart polls it again, and it never
+   * takes a dispatch slot (it already runs).
+   */
+  async attach(queryId: string): Promise<Job> {
+    if (!this.#limits.allowAttach) {
+      throw requestError(RequestErrorCode.FORBIDDEN, 'Attaching queries is not allowed on this server (JOBQL_ALLOW_ATTACH)');
+    }
+    if (!QUERY_ID.test(queryId)) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, 'queryId must be a query id such as 01b2c3d4-0000-1111-2222-333344445555', {
+        argument: 'queryId',
+      });
+    }
+    const normalized = queryId.toLowerCase();
+    const existing = await this.#store.findByQueryId(normalized);
+    if (existing) return existing;
+    const described = await this.#warehouse.describe(normalized);
+    if (!described) throw requestError(RequestErrorCode.NOT_FOUND, `The warehouse knows no query ${JSON.stringify(queryId)}`);
+    const now = new Date();
+    const inserted = await this.#store.insert({
+      id: `job_${randomUUID().replaceAll('-', '')}`,
+      queryText: described.queryText ?? '',
+      bindings: [],
+      tag: null,
+      timeoutSeconds: null,
+      statementCount: 1,
+      submittedAt: now,
+    });
+    await this.#store.claim(inserted.id, now);
+    const job = (await this.#store.update(inserted.id, { queryId: normalized })) ?? inserted;
+    this.#log.info({ jobId: job.id, queryId: normalized }, 'query attached');
+    this.#bus.publish(eventOf(job));
+    this.poller.track(job.id, normalized);
+    return job;
   }
 
   /** Cancel is asynchronous: ABORTING now, ABORTED when the warehouse confirms. */

@@ -42,6 +42,8 @@ export interface JobPage {
 export interface JobStore {
   insert(job: NewJob): Promise<Job>;
   get(id: string): Promise<Job | null>;
+  /** The (first) job of a warehouse query id. */
+  findByQueryId(queryId: string): Promise<Job | null>;
   /** Newest first; `beforeSeq` is the cursor of the last job of the previous page. */
   list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage>;
   /** Moves the job to `to` if its sequence is still `expectedSequence`; null when it moved on. */

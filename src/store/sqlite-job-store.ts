@@ -35,6 +35,8 @@ const MIGRATIONS = [
   `ALTER TABLE jobs ADD COLUMN result_expires_at INTEGER;
    ALTER TABLE jobs ADD COLUMN result_deleted INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX jobs_by_result_expiry ON jobs (result_expires_at) WHERE result_deleted = 0;`,
+  // attachQuery finds the job of a query id.
+  `CREATE INDEX jobs_by_query_id ON jobs (query_id) WHERE query_id IS NOT NULL;`,
 ];
 
 interface Row {
@@ -254,6 +256,10 @@ export class SqliteJobStore implements JobStore {
       this.#db.exec('ROLLBACK');
       throw error;
     }
+  }
+
+  async findByQueryId(queryId: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE query_id = ? ORDER BY seq LIMIT 1', queryId);
   }
 
   async listUnfinished(): Promise<Job[]> {

@@ -48,6 +48,11 @@ export interface Warehouse {
   /** The state of each query id asked for; an id the warehouse does not know is left out. */
   status(queryIds: readonly string[]): Promise<Map<string, QueryState>>;
   /**
+   * A query started elsewhere, for attachQuery: null when the warehouse does not know the id;
+   * `queryText` null when its text is not visible to jobql's role.
+   */
+  describe(queryId: string): Promise<{ queryText: string | null } | null>;
+  /**
    * Asks the engine to stop a job's query; the outcome is reported through `status`. Without a
    * query id (its submit has not returned yet) the adapter stops what it can find by job id.
    */

@@ -31,6 +31,8 @@ export interface Faults {
   expiredResults: Set<string>;
   /** Delay before answering a query request (the query is registered and runs meanwhile). */
   submitDelayMs: number;
+  /** Query ids that query history does not show (another role's queries). */
+  hiddenFromHistory: Set<string>;
 }
 
 export interface QueryRecord {
@@ -143,6 +145,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     sessionTtlMs: 0,
     expiredResults: new Set(),
     submitDelayMs: 0,
+    hiddenFromHistory: new Set(),
   };
   const logins: Record<string, unknown>[] = [];
   let url = '';
@@ -220,6 +223,14 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       if (target) abort(target);
       query.rowType = [{ name: `SYSTEM$CANCEL_QUERY('${cancel[1].toUpperCase()}')`, type: 'text', scale: 0, nullable: true }];
       query.rows = [[`query [${cancel[1]}] terminated.`]];
+      return finish(query, null);
+    }
+    if (/information_schema\.query_history/i.test(query.sqlText)) {
+      // Query history: the text of the query whose id is bound (the role sees every query here,
+      // unless `hiddenFromHistory` says otherwise).
+      const target = queries.get(String(values[0] ?? '').toLowerCase());
+      query.rowType = [{ name: 'QUERY_TEXT', type: 'text', scale: 0, nullable: true }];
+      query.rows = target && !faults.hiddenFromHistory.has(target.id) ? [[target.sqlText]] : [];
       return finish(query, null);
     }
     const timer =

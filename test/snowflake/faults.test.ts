@@ -151,3 +151,60 @@ describe('the global budget of status calls', () => {
     }
   });
 });
+
+describe('attachQuery', () => {
+  const ATTACH = `mutation($queryId: String!) { attachQuery(queryId: $queryId) { job { ${JOB_FIELDS} } } }`;
+
+  /** A query started outside jobql, straight through the double's query endpoint. */
+  async function startElsewhere(sql: string): Promise<string> {
+    const login = await fetch(`${double.url}/session/v1/login-request`, {
+      method: 'POST',
+      body: JSON.stringify({ data: { LOGIN_NAME: 'jobql', PASSWORD: 'secret' } }),
+    });
+    const token = ((await login.json()) as { data: { token: string } }).data.token;
+    const response = await fetch(`${double.url}/queries/v1/query-request`, {
+      method: 'POST',
+      headers: { authorization: `Snowflake Token="${token}"` },
+      body: JSON.stringify({ sqlText: sql, asyncExec: true }),
+    });
+    return ((await response.json()) as { data: { queryId: string } }).data.queryId;
+  }
+
+  test('makes a job of a query started elsewhere, with its text, and tracks it to its result', async () => {
+    const queryId = await startElsewhere('select 11 as eleven /* sleep 300 */');
+    const attached = (await gqlData(server.url, ATTACH, { queryId })).attachQuery.job;
+    assert.equal(attached.queryId, queryId);
+    assert.equal(attached.queryText, 'select 11 as eleven /* sleep 300 */');
+    const ended = await waitForEnd(server.url, attached.id, 20_000);
+    assert.equal(ended.status, 'SUCCESS');
+    assert.deepEqual((await gqlData(server.url, RESULT, { id: attached.id })).job.result.rows, [[11]]);
+    const again = (await gqlData(server.url, ATTACH, { queryId })).attachQuery.job;
+    assert.equal(again.id, attached.id, 'attaching twice returns the same job');
+  });
+
+  test('a query the role cannot see in history attaches with an empty text', async () => {
+    const queryId = await startElsewhere('select 12');
+    double.faults.hiddenFromHistory.add(queryId);
+    const attached = (await gqlData(server.url, ATTACH, { queryId })).attachQuery.job;
+    assert.equal(attached.queryText, '');
+    assert.equal((await waitForEnd(server.url, attached.id)).status, 'SUCCESS');
+  });
+
+  test('unknown and malformed query ids are NOT_FOUND and BAD_USER_INPUT', async () => {
+    const unknown = await gql(server.url, ATTACH, { queryId: '01234567-89ab-cdef-0123-456789abcdef' });
+    assert.equal(unknown.errors?.[0]?.extensions?.code, 'NOT_FOUND');
+    const malformed = await gql(server.url, ATTACH, { queryId: 'not a query id' });
+    assert.equal(malformed.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  });
+
+  test('attaching is a permission: FORBIDDEN with JOBQL_ALLOW_ATTACH=false', async () => {
+    const closed = await startServer(snowflakeEnv({ JOBQL_ALLOW_ATTACH: 'false' }));
+    try {
+      const queryId = await startElsewhere('select 13');
+      const response = await gql(closed.url, ATTACH, { queryId });
+      assert.equal(response.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    } finally {
+      await closed.stop();
+    }
+  });
+});

@@ -117,6 +117,11 @@ export class DuckDBWarehouse implements Warehouse {
     return states;
   }
 
+  async describe(): Promise<null> {
+    // Every query of the embedded engine is one of jobql's own jobs; there is nothing else to attach.
+    return null;
+  }
+
   async cancel(_jobId: string, queryId: string | null): Promise<void> {
     // DuckDB's submit returns at once, so a dispatched job always has its query id.
     const query = queryId ? this.#queries.get(queryId) : undefined;

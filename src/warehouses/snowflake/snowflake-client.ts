@@ -30,6 +30,13 @@ const MANY_STATEMENTS = ';'.repeat(10_000);
 
 const CLOSE_TIMEOUT_MS = 2000;
 
+/**
+ * INFORMATION_SCHEMA.QUERY_HISTORY shows the queries the role may see (its own, and those on
+ * warehouses it may monitor) of the last 7 days, up to RESULT_LIMIT of them.
+ */
+const QUERY_TEXT_SQL =
+  'select query_text from table(information_schema.query_history(result_limit => 10000)) where query_id = ?';
+
 /** Session settings jobql relies on: TIME values with all nine fraction digits. */
 const SESSION_SETUP = "ALTER SESSION SET TIME_OUTPUT_FORMAT = 'HH24:MI:SS.FF9'";
 
@@ -171,6 +178,24 @@ export class SnowflakeClient {
               else resolve([...found.values()]);
             },
           } as snowflake.StatementOption & { queryId: string });
+        }),
+    );
+  }
+
+  /** A query's text from query history, or null where the role may not see it. */
+  queryText(queryId: string): Promise<string | null> {
+    return this.#withConnection(
+      (connection) =>
+        new Promise<string | null>((resolve, reject) => {
+          connection.execute({
+            sqlText: QUERY_TEXT_SQL,
+            binds: [queryId],
+            rowMode: 'array',
+            complete: (error, _statement, rows) => {
+              if (error) reject(error);
+              else resolve(((rows as unknown[][] | undefined)?.[0]?.[0] as string | undefined) ?? null);
+            },
+          } as snowflake.StatementOption);
         }),
     );
   }

@@ -168,6 +168,12 @@ export class SnowflakeWarehouse implements Warehouse {
     return details;
   }
 
+  async describe(queryId: string): Promise<{ queryText: string | null } | null> {
+    const { status } = await this.#client.status(queryId);
+    if (status === 'NO_QUERY_DATA') return null;
+    return { queryText: await this.#client.queryText(queryId) };
+  }
+
   async cancel(jobId: string, queryId: string | null): Promise<void> {
     if (queryId) return this.#client.cancel(queryId);
     const pending = this.#pending.get(jobId);
