@@ -78,6 +78,8 @@ export interface SnowflakeDouble {
   queries: Map<string, QueryRecord>;
   /** Every query request's requestId, in order (retries included). */
   requestIds: string[];
+  /** Monitoring requests received, by query id. */
+  monitoringCalls: Map<string, number>;
   /** Expire every session token: the next request gets 390112, and renewal works. */
   expireSessions(): void;
   /** Forget every session and master token: requests get 390104 and renewal fails (a lost session). */
@@ -136,6 +138,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
   const queries = new Map<string, QueryRecord>();
   const byRequestId = new Map<string, QueryRecord>();
   const requestIds: string[] = [];
+  const monitoringCalls = new Map<string, number>();
   const faults: Faults = {
     tooManyRequests: 0,
     unavailable: 0,
@@ -529,6 +532,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     const monitoring = /^\/monitoring\/queries\/([0-9a-f-]+)$/.exec(pathname);
     if (monitoring?.[1]) {
       count('monitoring');
+      monitoringCalls.set(monitoring[1], (monitoringCalls.get(monitoring[1]) ?? 0) + 1);
       const query = queries.get(monitoring[1]);
       if (!query) return send(200, ok({ queries: [] }));
       return send(
@@ -600,6 +604,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     faults,
     queries,
     requestIds,
+    monitoringCalls,
     logins,
     expireSessions() {
       for (const session of sessions.values()) session.expiresAt = 0;
