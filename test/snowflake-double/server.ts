@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
+import { splitStatements } from '../../src/jobs/sql-statements.ts';
 import { type RowType, rowTypeOf, wireValue } from './rowtype.ts';
 
 export interface Faults {
@@ -265,12 +266,14 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       let remaining = values;
       if (count === 1) {
         const prepared = await extracted.prepare(0);
-        await runStatement(query, connection, prepared, remaining);
+        await runStatement(query, connection, prepared, query.sqlText, remaining);
         return finish(query, null);
       }
       // A multi-statement query: each statement is a child query of its own, run in order; the
       // parent's result names them (`resultIds`), and the first failure fails the parent.
       const children: string[] = [];
+      // Statement texts, for a MERGE's counting rewrite (jobql's splitter agrees with DuckDB's parser).
+      const texts = splitStatements(query.sqlText);
       for (let i = 0; i < count; i++) {
         const prepared = await extracted.prepare(i);
         const child = newRecord(query.sqlText, null, params.queryTag, null);
@@ -279,7 +282,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         children.push(child.id);
         query.child = child;
         const used = prepared.parameterCount;
-        const error = await runStatement(child, connection, prepared, remaining.slice(0, used)).then(
+        const error = await runStatement(child, connection, prepared, texts[i] ?? '', remaining.slice(0, used)).then(
           () => null,
           (e: unknown) => errorOf(e, child),
         );
@@ -305,12 +308,13 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     query: QueryRecord,
     connection: DuckDBConnection,
     prepared: DuckDBPreparedStatement,
+    text: string,
     values: unknown[],
   ): Promise<void> {
     const type = prepared.statementType;
     if (type === StatementType.MERGE_INTO) {
       // DuckDB counts a MERGE as one number; Snowflake reports each action, so ask per row.
-      const counted = await connection.prepare(`${query.sqlText.trim().replace(/;\s*$/, '')} RETURNING merge_action`);
+      const counted = await connection.prepare(`${text.trim().replace(/;\s*$/, '')} RETURNING merge_action`);
       if (values.length > 0) counted.bind(values as never[]);
       const actions = (await counted.runAndReadAll()).getRows().map((row) => String(row[0]));
       const n = (action: string): string => String(actions.filter((a) => a === action).length);

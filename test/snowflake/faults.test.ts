@@ -1,10 +1,12 @@
 /**
- * The Snowflake adapter under what production brings, injected by the wire-level double: 429s and
- * 503s, expired and lost sessions, a cancel before the query id is known, expired results, a
- * monitoring endpoint that forgets a query, and the global budget of status calls.
+ * The Snowflake adapter through the real snowflake-sdk and the wire-level double: under what
+ * production brings (429s and 503s, expired and lost sessions, a cancel before the query id is
+ * known, expired results, a monitoring endpoint that forgets a query, the global budget of status
+ * calls), attachQuery, and what only Snowflake's results need (type forms, chunked pages, MERGE).
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { encodeCursor } from '../../src/graphql/cursors.ts';
 import { gql, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
@@ -206,5 +208,59 @@ describe('attachQuery', () => {
     } finally {
       await closed.stop();
     }
+  });
+});
+
+describe('results on Snowflake', () => {
+  test('every type in its documented JSON form, with the column metadata', async () => {
+    const job = await submit(
+      server.url,
+      `select 42 as n, 12345678901234567890::hugeint as big, 1.25::decimal(10,2) as d, 'x' as s,
+        date '2024-01-02' as dt, time '01:02:03.5' as t, timestamp '2024-01-02 03:04:05.123456' as ts,
+        timestamptz '2024-01-02 03:04:05+01' as tz, 'ab'::blob as b, [1, 2] as l, {'a': 1} as st,
+        true as bo, 1.5::double as f, null::integer as nu`,
+    );
+    await waitForEnd(server.url, job.id);
+    const data = await gqlData(server.url, 'query($id: ID!) { job(id: $id) { result { columns { name type precision scale } rows } } }', {
+      id: job.id,
+    });
+    assert.deepEqual(data.job.result.rows, [
+      [42, '12345678901234567890', 1.25, 'x', '2024-01-02', '01:02:03.500000000', '2024-01-02T03:04:05.123456000',
+        '2024-01-02T02:04:05.000000000Z', 'YWI=', [1, 2], { a: 1 }, true, 1.5, null],
+    ]);
+    const columns = data.job.result.columns;
+    assert.deepEqual(columns[2], { name: 'd', type: 'NUMBER(10,2)', precision: 10, scale: 2 });
+    assert.equal(columns[7].type, 'TIMESTAMP_TZ(9)');
+  });
+
+  test('a page deep in a large result downloads only the chunks it overlaps', async () => {
+    const job = await submit(server.url, 'select range as n from range(5000) order by n');
+    await waitForEnd(server.url, job.id);
+    await gqlData(server.url, 'query($id: ID!) { job(id: $id) { result(first: 1) { totalRows } } }', { id: job.id });
+    const chunksBefore = count('chunk');
+    const page = await gqlData(server.url, 'query($id: ID!, $after: String) { job(id: $id) { result(first: 100, after: $after) { rows } } }', {
+      id: job.id,
+      after: encodeCursor('row', 3500),
+    });
+    assert.deepEqual(page.job.result.rows[0], [3500]);
+    assert.deepEqual(page.job.result.rows[99], [3599]);
+    // 1,000-row chunks: a 100-row page needs one or two of the four after the inline rows.
+    const used = count('chunk') - chunksBefore;
+    assert.ok(used >= 1 && used <= 2, `${used} chunk downloads`);
+  });
+
+  test('MERGE counts inserts, updates and deletes apart, as Snowpark’s MergeResult', async () => {
+    const job = await submit(
+      server.url,
+      `create table target (id integer, v integer); insert into target values (1, 1), (2, 2);
+       create table source (id integer, v integer); insert into source values (1, 10), (2, 0), (3, 30);
+       merge into target using source on target.id = source.id
+         when matched and source.v = 0 then delete
+         when matched then update set v = source.v
+         when not matched then insert values (source.id, source.v);`,
+    );
+    const ended = await waitForEnd(server.url, job.id);
+    assert.equal(ended.status, 'SUCCESS', JSON.stringify(ended.error));
+    assert.deepEqual(ended.dml, { rowsInserted: 2 + 3 + 1, rowsUpdated: 1, rowsDeleted: 1 });
   });
 });
