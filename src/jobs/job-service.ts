@@ -100,17 +100,11 @@ export class JobService {
         if (job.status === 'ABORTING') await this.#finishCancel(job);
         continue;
       }
-      if (job.queryId) {
-        this.#running.add(job.id);
-        this.poller.track(job.id, job.queryId);
-      } else if (this.#warehouse.idempotentSubmit) {
-        // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
-        this.#running.add(job.id);
-        await this.#submitClaimed(job);
-      } else {
-        this.#running.add(job.id);
-        await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
-      }
+      this.#running.add(job.id);
+      if (job.queryId) this.poller.track(job.id, job.queryId);
+      // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
+      else if (this.#warehouse.idempotentSubmit) await this.#submitClaimed(job);
+      else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
     }
     this.#pump();
     await this.sweepExpiredResults();

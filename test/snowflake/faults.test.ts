@@ -46,7 +46,6 @@ describe('the Snowflake adapter under faults', () => {
   test('the session asks for keep-alive, and jobs carry their query tag and timeout', async () => {
     assert.equal(double.logins.at(-1)?.['CLIENT_SESSION_KEEP_ALIVE'], true);
     const job = await submit(server.url, 'select 1', { tag: 'dashboard-7', timeoutSeconds: 90 });
-    await waitForEnd(server.url, job.id);
     const ended = await waitForEnd(server.url, job.id);
     const record = double.queries.get(ended.queryId);
     assert.equal(record?.queryTag, 'dashboard-7');
