@@ -3,16 +3,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { createAuthenticator } from './auth/authenticator.ts';
 import type { Config } from './config.ts';
 import { RequestErrorCode } from './errors.ts';
 import { type EventBus, InProcessEventBus } from './events/event-bus.ts';
-import type { GraphQLContext } from './graphql/context.ts';
+import type { GraphQLContext, ServerContext } from './graphql/context.ts';
+import { documentLimits } from './graphql/document-limits.ts';
 import { useErrorCodes } from './graphql/error-codes.ts';
 import { resolvers } from './graphql/resolvers.ts';
+import { serveWebSocket } from './graphql/websocket.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './logger.ts';
@@ -23,8 +23,6 @@ import type { Warehouse } from './warehouses/warehouse.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
 const GRAPHQL_PATH = '/graphql';
-/** Larger frames close the socket (1009); no legitimate operation comes near it. */
-const MAX_WS_PAYLOAD_BYTES = 64 * 1024;
 
 export interface App {
   /** `http://host:port`, once started. */
@@ -54,20 +52,32 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     maxStatusChecksPerSecond: config.maxStatusChecksPerSecond,
     logger: logger.child({ component: 'jobs' }),
   });
-  const context: GraphQLContext = { jobs, warehouse, bus, limits: config.limits };
+  const authenticator = createAuthenticator(config.auth);
+  if (authenticator.mode === 'open') {
+    logger.warn(
+      { host: config.host },
+      'OPEN MODE: no authentication is configured (JOBQL_JWT_* or JOBQL_API_KEYS). Every request acts as one ' +
+        'local principal that may do everything. For local use only.',
+    );
+  }
+  const services = { jobs, warehouse, bus, limits: config.limits };
 
-  const yoga = createYoga<{ req?: IncomingMessage }, GraphQLContext>({
+  const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: createSchema<GraphQLContext>({
       typeDefs: fs.readFileSync(SCHEMA_FILE, 'utf8'),
       resolvers,
     }),
-    context: () => context,
+    // WebSocket operations bring the principal authenticated at connection_init; HTTP ones the header.
+    context: async (initial): Promise<GraphQLContext> => ({
+      ...services,
+      principal: initial.principal ?? (await authenticator.authenticate(initial.request.headers.get('authorization'))),
+    }),
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'jobql' } : false,
     landingPage: false,
     maskedErrors: { isDev: false },
     multipart: false,
-    plugins: [useErrorCodes()],
+    plugins: [...documentLimits(config.transport, config.introspection), useErrorCodes()],
     logging: {
       debug: (...args) => logger.debug({ args }, 'graphql'),
       info: (...args) => logger.info({ args }, 'graphql'),
@@ -86,50 +96,28 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       return;
     }
     if (route && isDownloadRoute(route)) {
-      serveDownload(req, res, jobs, warehouse, logger).catch((error: unknown) => {
+      serveDownload(req, res, { jobs, warehouse, authenticator, log: logger }).catch((error: unknown) => {
         logger.error({ err: error, url: req.url }, 'download failed');
         if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: RequestErrorCode.INTERNAL_SERVER_ERROR } }] }));
+          sendError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
         } else {
           res.destroy();
         }
       });
       return;
     }
+    if (!bodyWithinLimit(req, res, config.transport.maxRequestBytes)) return;
     void yoga.handle(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_WS_PAYLOAD_BYTES });
-  useServer<Record<string, unknown>>(
-    {
-      execute: (args) => (args.rootValue as Envelope).execute(args),
-      subscribe: (args) => (args.rootValue as Envelope).subscribe(args),
-      // One plugin pipeline for HTTP and WebSocket (yoga's recipe). Parse and validation errors are
-      // returned, not thrown: a throw here would close the whole socket and its other subscriptions.
-      onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        let document;
-        try {
-          document = enveloped.parse(params.query);
-        } catch (error) {
-          return [codedError(error, RequestErrorCode.GRAPHQL_PARSE_FAILED)];
-        }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors.map((e: GraphQLError) => codedError(e, RequestErrorCode.GRAPHQL_VALIDATION_FAILED));
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          operationName: params.operationName ?? null,
-          document,
-          variableValues: params.variables ?? null,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies Envelope,
-        };
-        return args;
-      },
-    },
-    wss,
-  );
+  const wss = serveWebSocket({
+    server,
+    path: GRAPHQL_PATH,
+    yoga,
+    authenticator,
+    transport: config.transport,
+    log: logger.child({ component: 'websocket' }),
+  });
 
   let url = '';
   return {
@@ -165,22 +153,28 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
   };
 }
 
-type OperationResult =
-  | ExecutionResult
-  | AsyncIterable<ExecutionResult>
-  | Promise<ExecutionResult | AsyncIterable<ExecutionResult>>;
-
-/** Yoga's enveloped execute and subscribe, carried to graphql-ws through `rootValue`. */
-interface Envelope {
-  execute: (args: ExecutionArgs) => OperationResult;
-  subscribe: (args: ExecutionArgs) => OperationResult;
+function sendError(res: ServerResponse, status: number, code: RequestErrorCode, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
-function codedError(error: unknown, code: RequestErrorCode): GraphQLError {
-  const message = error instanceof Error ? error.message : String(error);
-  const existing = error instanceof GraphQLError ? error : null;
-  return new GraphQLError(message, {
-    ...(existing?.nodes ? { nodes: existing.nodes } : {}),
-    extensions: { ...existing?.extensions, code },
-  });
+/**
+ * Refuses a request body larger than the limit before anyone reads it: by its Content-Length
+ * (413), and a body without one (chunked) is refused (411) because its size is unknown up front.
+ */
+function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: number): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return true;
+  const length = req.headers['content-length'];
+  if (length === undefined) {
+    if (req.headers['transfer-encoding'] === undefined) return true; // no body at all
+    sendError(res, 411, RequestErrorCode.BAD_REQUEST, 'Send the request body with a Content-Length');
+    return false;
+  }
+  if (Number(length) > maxBytes) {
+    sendError(res, 413, RequestErrorCode.LIMIT_EXCEEDED, `The request body is larger than ${maxBytes} bytes`);
+    req.resume();
+    res.once('finish', () => req.socket.destroy());
+    return false;
+  }
+  return true;
 }

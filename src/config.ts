@@ -1,5 +1,9 @@
+import { createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.ts';
+import type { JwtSettings } from './auth/jwt.ts';
 import { type SnowflakeConnectionSettings, snowflakeConnectionOptions } from './warehouses/snowflake/connection-options.ts';
 
 /**
@@ -29,6 +33,7 @@ const schema = z.object({
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
     .default('1GB'),
   JOBQL_DUCKDB_THREADS: int(1, 256).default(2),
+  JOBQL_DUCKDB_KILL_AFTER_MS: int(0, 600_000).default(5000),
   JOBQL_MAX_CONCURRENT_JOBS: int(1, 64).default(4),
   JOBQL_MAX_QUEUED_JOBS: int(1, 1_000_000).default(1000),
   JOBQL_MAX_SQL_LENGTH: int(1, 10_000_000).default(100_000),
@@ -48,8 +53,36 @@ const schema = z.object({
     .pipe(z.array(z.number().int().min(1).max(600_000)).min(1))
     .default([500, 500, 1000, 1500, 2000, 4000, 5000]),
   JOBQL_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
-  JOBQL_GRAPHIQL: bool.default(true),
+  JOBQL_GRAPHIQL: bool.optional(),
+  JOBQL_INTROSPECTION: bool.optional(),
   JOBQL_ALLOW_ATTACH: bool.default(true),
+  // Authentication: nothing configured means open mode (local use only, see README "Security").
+  JOBQL_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JOBQL_JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'a PEM public key' }).optional(),
+  JOBQL_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  JOBQL_JWT_ISSUER: z.string().min(1).optional(),
+  JOBQL_JWT_AUDIENCE: z.string().min(1).optional(),
+  JOBQL_JWT_ALGORITHMS: list
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256']),
+  JOBQL_ADMIN_SCOPE: z.string().min(1).default('jobql:admin'),
+  JOBQL_API_KEYS: list.default([]),
+  JOBQL_ALLOW_OPEN_REMOTE: bool.default(false),
+  // Limits per principal and per connection.
+  JOBQL_MAX_ACTIVE_JOBS_PER_PRINCIPAL: int(1, 1_000_000).default(100),
+  JOBQL_MAX_RUNNING_JOBS_PER_PRINCIPAL: int(1, 64).optional(),
+  JOBQL_MAX_SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(120),
+  JOBQL_MAX_SOCKETS_PER_PRINCIPAL: int(1, 100_000).default(20),
+  JOBQL_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 10_000).default(50),
+  JOBQL_MAX_REQUEST_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  JOBQL_WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  JOBQL_IDEMPOTENCY_WINDOW_SECONDS: int(1, 31 * 86_400).default(86_400),
+  // GraphQL document limits (graphql-armor), over HTTP and WebSocket alike.
+  JOBQL_GRAPHQL_MAX_DEPTH: int(1, 100).default(8),
+  JOBQL_GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
+  JOBQL_GRAPHQL_MAX_TOKENS: int(10, 100_000).default(1000),
+  JOBQL_GRAPHQL_MAX_COST: int(1, 1_000_000).default(5000),
+  JOBQL_GRAPHQL_MAX_DIRECTIVES: int(0, 1000).default(50),
 });
 
 export interface Config {
@@ -67,6 +100,8 @@ export interface Config {
     allowedDirs: string[];
     memoryLimit: string;
     threads: number;
+    /** How long the engine process gets to honour a cancel or timeout before it is SIGKILLed. */
+    killAfterMs: number;
   };
   limits: {
     maxConcurrentJobs: number;
@@ -80,7 +115,26 @@ export interface Config {
     maxTimeoutSeconds: number;
     maxWaitMs: number;
     allowAttach: boolean;
+    maxActiveJobsPerPrincipal: number;
+    maxRunningJobsPerPrincipal: number;
+    maxSubmissionsPerMinute: number;
+    idempotencyWindowSeconds: number;
   };
+  /** Authentication; both empty means open mode. */
+  auth: { jwt: JwtSettings | null; apiKeys: ApiKeyEntry[] };
+  /** Limits of the transport: sockets, subscriptions, message sizes, GraphQL documents. */
+  transport: {
+    maxSocketsPerPrincipal: number;
+    maxSubscriptionsPerSocket: number;
+    maxRequestBytes: number;
+    wsMaxBufferedBytes: number;
+    graphqlMaxDepth: number;
+    graphqlMaxAliases: number;
+    graphqlMaxTokens: number;
+    graphqlMaxCost: number;
+    graphqlMaxDirectives: number;
+  };
+  introspection: boolean;
   resultTtlSeconds: number;
   resultMaxRows: number;
   resultMaxBytes: number;
@@ -113,6 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const dataDir = path.resolve(e.JOBQL_DATA_DIR);
+  const auth = authSettings(e);
+  const open = auth.jwt === null && auth.apiKeys.length === 0;
+  if (open && !isLoopback(e.HOST) && !e.JOBQL_ALLOW_OPEN_REMOTE) {
+    throw new ConfigError(
+      `Invalid configuration:\n  HOST=${e.HOST} with no authentication configured would let anyone on the network run SQL.\n` +
+        '  Configure JOBQL_JWT_* or JOBQL_API_KEYS, or set JOBQL_ALLOW_OPEN_REMOTE=true to accept that.',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -126,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowedDirs: e.JOBQL_DUCKDB_ALLOWED_DIRS.map((d) => path.resolve(d)),
       memoryLimit: e.JOBQL_DUCKDB_MEMORY_LIMIT,
       threads: e.JOBQL_DUCKDB_THREADS,
+      killAfterMs: e.JOBQL_DUCKDB_KILL_AFTER_MS,
     },
     limits: {
       maxConcurrentJobs: e.JOBQL_MAX_CONCURRENT_JOBS,
@@ -139,12 +202,84 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTimeoutSeconds: e.JOBQL_MAX_TIMEOUT_SECONDS,
       maxWaitMs: e.JOBQL_MAX_WAIT_MS,
       allowAttach: e.JOBQL_ALLOW_ATTACH,
+      maxActiveJobsPerPrincipal: e.JOBQL_MAX_ACTIVE_JOBS_PER_PRINCIPAL,
+      maxRunningJobsPerPrincipal: Math.min(
+        e.JOBQL_MAX_RUNNING_JOBS_PER_PRINCIPAL ?? e.JOBQL_MAX_CONCURRENT_JOBS,
+        e.JOBQL_MAX_CONCURRENT_JOBS,
+      ),
+      maxSubmissionsPerMinute: e.JOBQL_MAX_SUBMISSIONS_PER_MINUTE,
+      idempotencyWindowSeconds: e.JOBQL_IDEMPOTENCY_WINDOW_SECONDS,
     },
+    auth,
+    transport: {
+      maxSocketsPerPrincipal: e.JOBQL_MAX_SOCKETS_PER_PRINCIPAL,
+      maxSubscriptionsPerSocket: e.JOBQL_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxRequestBytes: e.JOBQL_MAX_REQUEST_BYTES,
+      wsMaxBufferedBytes: e.JOBQL_WS_MAX_BUFFERED_BYTES,
+      graphqlMaxDepth: e.JOBQL_GRAPHQL_MAX_DEPTH,
+      graphqlMaxAliases: e.JOBQL_GRAPHQL_MAX_ALIASES,
+      graphqlMaxTokens: e.JOBQL_GRAPHQL_MAX_TOKENS,
+      graphqlMaxCost: e.JOBQL_GRAPHQL_MAX_COST,
+      graphqlMaxDirectives: e.JOBQL_GRAPHQL_MAX_DIRECTIVES,
+    },
+    // Open mode is for exploring: GraphiQL and introspection on. Otherwise off unless asked for.
+    introspection: e.JOBQL_INTROSPECTION ?? open,
     resultTtlSeconds: e.JOBQL_RESULT_TTL_SECONDS,
     resultMaxRows: e.JOBQL_RESULT_MAX_ROWS,
     resultMaxBytes: e.JOBQL_RESULT_MAX_BYTES,
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
-    graphiql: e.JOBQL_GRAPHIQL,
+    graphiql: e.JOBQL_GRAPHIQL ?? open,
   };
+}
+
+type Env = z.infer<typeof schema>;
+
+function authSettings(e: Env): Config['auth'] {
+  let apiKeys: ApiKeyEntry[];
+  try {
+    apiKeys = parseApiKeys(e.JOBQL_API_KEYS);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  JOBQL_API_KEYS: ${(error as Error).message}`);
+  }
+  const keySources = [e.JOBQL_JWT_JWKS_URL, e.JOBQL_JWT_PUBLIC_KEY, e.JOBQL_JWT_PUBLIC_KEY_FILE].filter(Boolean);
+  const anyJwt = keySources.length > 0 || e.JOBQL_JWT_ISSUER || e.JOBQL_JWT_AUDIENCE;
+  if (!anyJwt) return { jwt: null, apiKeys };
+  const problems: string[] = [];
+  if (keySources.length !== 1) {
+    problems.push('  set exactly one of JOBQL_JWT_JWKS_URL, JOBQL_JWT_PUBLIC_KEY, JOBQL_JWT_PUBLIC_KEY_FILE');
+  }
+  if (!e.JOBQL_JWT_ISSUER) problems.push('  JOBQL_JWT_ISSUER is required with JWT authentication (pinned)');
+  if (!e.JOBQL_JWT_AUDIENCE) problems.push('  JOBQL_JWT_AUDIENCE is required with JWT authentication (pinned)');
+  let publicKeyPem = e.JOBQL_JWT_PUBLIC_KEY ?? null;
+  if (e.JOBQL_JWT_PUBLIC_KEY_FILE) {
+    try {
+      publicKeyPem = fs.readFileSync(e.JOBQL_JWT_PUBLIC_KEY_FILE, 'utf8');
+    } catch (error) {
+      problems.push(`  JOBQL_JWT_PUBLIC_KEY_FILE: ${(error as Error).message}`);
+    }
+  }
+  if (publicKeyPem) {
+    try {
+      createPublicKey(publicKeyPem);
+    } catch {
+      problems.push('  the JWT public key is not a PEM public key');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return {
+    jwt: {
+      jwksUrl: e.JOBQL_JWT_JWKS_URL ?? null,
+      publicKeyPem,
+      issuer: e.JOBQL_JWT_ISSUER ?? '',
+      audience: e.JOBQL_JWT_AUDIENCE ?? '',
+      algorithms: e.JOBQL_JWT_ALGORITHMS,
+      adminScope: e.JOBQL_ADMIN_SCOPE,
+    },
+    apiKeys,
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

@@ -13,11 +13,21 @@ export const RequestErrorCode = {
   OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
   /** An argument or variable is malformed: empty SQL, a bad cursor, a negative page size. */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
-  /** A configured limit was hit: SQL length, statements per job, page size, queued jobs. */
+  /**
+   * A configured limit was hit: SQL length, statements per job, page size, queued or active jobs,
+   * subscriptions per socket, request size, GraphQL depth, aliases, tokens or cost.
+   */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
-  /** No job with this id (or no query with this id, for attachQuery). */
+  /** No credentials, or credentials that do not verify (bad signature, wrong issuer, expired). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** Too many requests of one kind from one principal in a period (submissions per minute). */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /**
+   * No job with this id (or no query with this id, for attachQuery). A job of another principal
+   * answers exactly the same: existence is not revealed.
+   */
   NOT_FOUND: 'NOT_FOUND',
-  /** The operation is not allowed to this caller (attachQuery when JOBQL_ALLOW_ATTACH is off). */
+  /** The operation is not allowed to this caller (attachQuery without the admin scope, or off). */
   FORBIDDEN: 'FORBIDDEN',
   /** The job has no result (yet): it is not SUCCESS. Downloads only; `Job.result` is null then. */
   RESULT_NOT_READY: 'RESULT_NOT_READY',
@@ -50,6 +60,12 @@ export const JobErrorCode = {
   QUERY_CANCELLED: 'QUERY_CANCELLED',
   /** The server stopped while the job ran; the embedded engine's queries do not survive that. */
   JOB_INTERRUPTED: 'JOB_INTERRUPTED',
+  /**
+   * The embedded engine's process died while the job ran in it (a crash, a kill from outside, a
+   * hard kill that stopped another job, an instance DuckDB invalidated). The job is not run again;
+   * a fresh engine takes the next jobs.
+   */
+  ENGINE_CRASHED: 'ENGINE_CRASHED',
   /** The warehouse failed in a way that is not the SQL's fault. */
   WAREHOUSE_ERROR: 'WAREHOUSE_ERROR',
 } as const;

@@ -171,7 +171,8 @@ export type Mutation = {
    * `Session.create_async_job(query_id)`), and track it from then on like any other job. Its
    * `queryText` comes from the warehouse's query history where the role may see it (else it is
    * empty). Attaching a query that already has a job returns that job. An id the warehouse does not
-   * know is NOT_FOUND; attaching is a permission (`JOBQL_ALLOW_ATTACH`), FORBIDDEN without it.
+   * know is NOT_FOUND. Attaching needs the admin scope (any query of the warehouse's user could be
+   * named) and `JOBQL_ALLOW_ATTACH`; FORBIDDEN without them.
    */
   attachQuery: AttachQueryPayload;
   /**
@@ -210,9 +211,9 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
-  /** The job with this id, or null when there is none. */
+  /** The job with this id, or null when there is none (or it is another principal's). */
   job: Maybe<Job>;
-  /** Jobs, newest first, as a Relay cursor connection. */
+  /** Your jobs (every job, with the admin scope), newest first, as a Relay cursor connection. */
   jobs: JobConnection;
 };
 
@@ -256,6 +257,13 @@ export type SubmitQueryInput = {
    * a JSON string, number, boolean or null.
    */
   bindings?: InputMaybe<Array<InputMaybe<Scalars['JSON']['input']>>>;
+  /**
+   * Makes retrying safe: a second submission with the same key, from the same principal, within the
+   * server's window (JOBQL_IDEMPOTENCY_WINDOW_SECONDS, 24 hours by default) returns the first job
+   * instead of creating another. Reusing a key for a different sql, bindings, tag or timeoutSeconds
+   * is a BAD_USER_INPUT error. 1 to 255 characters; a UUID is a good choice.
+   */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   /** One or more SQL statements separated by `;`. The last statement's result is the job's result. */
   sql: Scalars['String']['input'];
   /** A free label to find the job again (`jobs(filter: {tag})`). */

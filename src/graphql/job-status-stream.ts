@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.ts';
 import { RequestErrorCode, requestError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
@@ -6,14 +7,20 @@ import { isTerminal } from '../jobs/status.ts';
 
 /**
  * The `jobStatus` event stream: the job's current state, then every later transition, then the
- * end after a terminal state. It listens on the bus before it reads the store, so a transition in
+ * end after a terminal state. A job the principal may not see ends it with NOT_FOUND before any
+ * event, exactly like an unknown id. It listens on the bus before it reads the store, so a transition in
  * between is not lost, and drops events whose sequence the client has already seen.
  *
  * A hand-written iterator rather than an async generator: a generator waiting inside `for await`
  * cannot be returned until its next event, so a client that leaves while its job sits QUEUED
  * would keep its bus listener until the job moved. Here `return()` removes it at once.
  */
-export function jobStatusStream(id: string, jobs: JobService, bus: EventBus): AsyncIterableIterator<JobStatusEvent> {
+export function jobStatusStream(
+  id: string,
+  principal: Principal,
+  jobs: JobService,
+  bus: EventBus,
+): AsyncIterableIterator<JobStatusEvent> {
   const stream = bus.subscribe(id);
   let phase: 'start' | 'events' | 'last-sent' | 'done' = 'start';
   let lastSequence = 0;
@@ -29,7 +36,7 @@ export function jobStatusStream(id: string, jobs: JobService, bus: EventBus): As
       if (phase === 'done') return { value: undefined, done: true };
       if (phase === 'last-sent') return finish();
       if (phase === 'start') {
-        const job = await jobs.get(id).catch(async (error: unknown) => {
+        const job = await jobs.get(id, principal).catch(async (error: unknown) => {
           await finish();
           throw error;
         });

@@ -23,8 +23,8 @@ export const resolvers: Resolvers = {
   JSON: JSONScalar,
 
   Query: {
-    job: (_, { id }, { jobs }) => jobs.get(id),
-    jobs: async (_, { first, after, filter }, { jobs }) => {
+    job: (_, { id }, { jobs, principal }) => jobs.get(id, principal),
+    jobs: async (_, { first, after, filter }, { jobs, principal }) => {
       const size = pageSize(first, DEFAULT_JOBS_PAGE, MAX_JOBS_PAGE);
       const before = after ? decodeCursor('job', after, 'after') : null;
       const page = await jobs.list(
@@ -36,6 +36,7 @@ export const resolvers: Resolvers = {
         },
         size,
         before,
+        principal,
       );
       const edges = page.jobs.map((job) => ({ cursor: encodeCursor('job', job.seq), node: job }));
       return {
@@ -47,14 +48,14 @@ export const resolvers: Resolvers = {
   },
 
   Mutation: {
-    submitQuery: async (_, { input }, { jobs }) => ({ job: await jobs.submit(input) }),
-    cancelJob: async (_, { id }, { jobs }) => ({ job: await jobs.cancel(id) }),
-    attachQuery: async (_, { queryId }, { jobs }) => ({ job: await jobs.attach(queryId) }),
+    submitQuery: async (_, { input }, { jobs, principal }) => ({ job: await jobs.submit(input, principal) }),
+    cancelJob: async (_, { id }, { jobs, principal }) => ({ job: await jobs.cancel(id, principal) }),
+    attachQuery: async (_, { queryId }, { jobs, principal }) => ({ job: await jobs.attach(queryId, principal) }),
   },
 
   Subscription: {
     jobStatus: {
-      subscribe: (_, { id }, { jobs, bus }) => jobStatusStream(id, jobs, bus),
+      subscribe: (_, { id }, { jobs, bus, principal }) => jobStatusStream(id, principal, jobs, bus),
       resolve: (event: JobStatusEvent) => event,
     },
   },

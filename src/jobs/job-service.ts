@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { mayAccess, type Principal } from '../auth/principal.ts';
 import { JobErrorCode, RequestErrorCode, requestError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
@@ -18,8 +20,15 @@ export interface JobLimits {
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxWaitMs: number;
-  /** Whether attachQuery is allowed (until per-principal permissions exist). */
+  /** Whether attachQuery is allowed at all (it also needs the admin scope). */
   allowAttach: boolean;
+  /** Queued plus running jobs of one principal. */
+  maxActiveJobsPerPrincipal: number;
+  /** Dispatch slots one principal may hold at once, so that one cannot starve the others. */
+  maxRunningJobsPerPrincipal: number;
+  maxSubmissionsPerMinute: number;
+  /** How long an idempotency key maps to its job. */
+  idempotencyWindowSeconds: number;
 }
 
 export interface SubmitInput {
@@ -28,9 +37,12 @@ export interface SubmitInput {
   tag?: string | null;
   timeoutSeconds?: number | null;
   waitMs?: number | null;
+  /** The same key from the same principal within the window returns the first job, not a new one. */
+  idempotencyKey?: string | null;
 }
 
 const MAX_TAG_LENGTH = 256;
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** Snowflake's query id form (jobql's embedded query ids use it too). */
 const QUERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How often expired results are looked for (at most), and how many are deleted per pass. */
@@ -51,8 +63,9 @@ export class JobService {
   readonly #limits: JobLimits;
   readonly #log: Logger;
   readonly poller: Poller;
-  /** Jobs handed to the warehouse and not yet terminal. */
-  readonly #running = new Set<string>();
+  /** Jobs handed to the warehouse and not yet terminal, with their owners. */
+  readonly #running = new Map<string, string>();
+  readonly #submissions: RateLimiterMemory;
   #pumping: Promise<void> | null = null;
   #pumpAgain = false;
   #accepting = true;
@@ -77,6 +90,7 @@ export class JobService {
     this.#limits = deps.limits;
     this.#log = deps.logger;
     this.#resultTtlMs = deps.resultTtlSeconds * 1000;
+    this.#submissions = new RateLimiterMemory({ points: deps.limits.maxSubmissionsPerMinute, duration: 60 });
     this.poller = new Poller({
       warehouse: deps.warehouse,
       backoffMs: deps.pollBackoffMs,
@@ -100,7 +114,7 @@ export class JobService {
         if (job.status === 'ABORTING') await this.#finishCancel(job);
         continue;
       }
-      this.#running.add(job.id);
+      this.#running.set(job.id, job.owner);
       if (job.queryId) this.poller.track(job.id, job.queryId);
       // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
       else if (this.#warehouse.idempotentSubmit) await this.#submitClaimed(job);
@@ -131,19 +145,21 @@ export class JobService {
     return deleted;
   }
 
-  async submit(input: SubmitInput): Promise<Job> {
+  async submit(input: SubmitInput, principal: Principal): Promise<Job> {
     if (!this.#accepting) {
       throw requestError(RequestErrorCode.SERVICE_UNAVAILABLE, 'The server is shutting down and takes no new jobs');
     }
-    const { statements, bindings, tag, timeoutSeconds, waitMs } = this.#validate(input);
-    if ((await this.#store.countWaiting()) >= this.#limits.maxQueuedJobs) {
-      throw requestError(
-        RequestErrorCode.LIMIT_EXCEEDED,
-        `Too many queued jobs (limit ${this.#limits.maxQueuedJobs}); try again later`,
-      );
+    const { statements, bindings, tag, timeoutSeconds, waitMs, idempotencyKey } = this.#validate(input);
+    if (idempotencyKey !== null) {
+      const earlier = await this.#sameKey(principal, idempotencyKey, input, bindings, tag, timeoutSeconds);
+      if (earlier) return waitMs > 0 ? this.waitForEnd(earlier.id, waitMs) : earlier;
     }
+    await this.#admit(principal);
+    const id = `job_${randomUUID().replaceAll('-', '')}`;
     const job = await this.#store.insert({
-      id: `job_${randomUUID().replaceAll('-', '')}`,
+      id,
+      owner: principal.id,
+      idempotencyKey,
       queryText: input.sql,
       bindings,
       tag,
@@ -151,10 +167,74 @@ export class JobService {
       statementCount: statements.length,
       submittedAt: new Date(),
     });
-    this.#log.info({ jobId: job.id, tag, statements: statements.length }, 'job submitted');
-    this.#bus.publish(eventOf(job));
-    this.#pump();
+    if (job.id === id) {
+      // (Otherwise a concurrent submission with the same key made the job first.)
+      this.#log.info({ jobId: job.id, principal: principal.id, tag, statements: statements.length }, 'job submitted');
+      this.#bus.publish(eventOf(job));
+      this.#pump();
+    }
     return waitMs > 0 ? this.waitForEnd(job.id, waitMs) : job;
+  }
+
+  /**
+   * The job an earlier submission with this key made, within the window. The same key with a
+   * different request is the client's mistake, and says so rather than returning the wrong job.
+   */
+  async #sameKey(
+    principal: Principal,
+    key: string,
+    input: SubmitInput,
+    bindings: JsonValue[],
+    tag: string | null,
+    timeoutSeconds: number,
+  ): Promise<Job | null> {
+    const earlier = await this.#store.findByIdempotencyKey(principal.id, key);
+    if (!earlier) return null;
+    const windowStart = new Date(Date.now() - this.#limits.idempotencyWindowSeconds * 1000);
+    if (earlier.submittedAt < windowStart) {
+      await this.#store.forgetIdempotencyKeys(windowStart);
+      return null;
+    }
+    const same =
+      earlier.queryText === input.sql &&
+      JSON.stringify(earlier.bindings) === JSON.stringify(bindings) &&
+      earlier.tag === tag &&
+      earlier.timeoutSeconds === timeoutSeconds;
+    if (!same) {
+      throw requestError(
+        RequestErrorCode.BAD_USER_INPUT,
+        'idempotencyKey was already used for a different submission (sql, bindings, tag or timeoutSeconds differ)',
+        { argument: 'input.idempotencyKey' },
+      );
+    }
+    return earlier;
+  }
+
+  /** The limits a new job must pass: submissions per minute, the principal's and the global queue. */
+  async #admit(principal: Principal): Promise<void> {
+    try {
+      await this.#submissions.consume(principal.id);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      const retryAfterSeconds = Math.ceil(rejection.msBeforeNext / 1000);
+      throw requestError(
+        RequestErrorCode.RATE_LIMITED,
+        `Too many submissions (limit ${this.#limits.maxSubmissionsPerMinute} per minute); retry in ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+      );
+    }
+    if ((await this.#store.countActive(principal.id)) >= this.#limits.maxActiveJobsPerPrincipal) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `Too many unfinished jobs of yours (limit ${this.#limits.maxActiveJobsPerPrincipal}); wait for some to end or cancel them`,
+      );
+    }
+    if ((await this.#store.countWaiting()) >= this.#limits.maxQueuedJobs) {
+      throw requestError(
+        RequestErrorCode.LIMIT_EXCEEDED,
+        `Too many queued jobs (limit ${this.#limits.maxQueuedJobs}); try again later`,
+      );
+    }
   }
 
   /**
@@ -166,7 +246,7 @@ export class JobService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const job = await this.#store.get(id);
-      if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+      if (!job) throw new Error(`waitForEnd: no job ${id}`);
       if (isTerminal(job.status)) return job;
       const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
       const ended = (async () => {
@@ -180,12 +260,22 @@ export class JobService {
     }
   }
 
-  async get(id: string): Promise<Job | null> {
-    return this.#store.get(id);
+  /** The job, if it exists and `principal` may see it: a foreign job is answered as an unknown one. */
+  async get(id: string, principal: Principal): Promise<Job | null> {
+    const job = await this.#store.get(id);
+    return job && mayAccess(principal, job.owner) ? job : null;
   }
 
-  async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
-    return this.#store.list(filter, first, beforeSeq);
+  /** `get`, or NOT_FOUND. */
+  async #visible(id: string, principal: Principal): Promise<Job> {
+    const job = await this.get(id, principal);
+    if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+    return job;
+  }
+
+  /** The principal's jobs (every job for an admin). */
+  async list(filter: JobFilter, first: number, beforeSeq: number | null, principal: Principal): Promise<JobPage> {
+    return this.#store.list(principal.admin ? filter : { ...filter, owner: principal.id }, first, beforeSeq);
   }
 
   /**
@@ -193,9 +283,13 @@ export class JobService {
    * dispatched with its query id, so the poller tracks it, a restart polls it again, and it never
    * takes a dispatch slot (it already runs).
    */
-  async attach(queryId: string): Promise<Job> {
+  async attach(queryId: string, principal: Principal): Promise<Job> {
     if (!this.#limits.allowAttach) {
       throw requestError(RequestErrorCode.FORBIDDEN, 'Attaching queries is not allowed on this server (JOBQL_ALLOW_ATTACH)');
+    }
+    // Any query the warehouse user ran is attachable, whoever asked for it: only admins may.
+    if (!principal.admin) {
+      throw requestError(RequestErrorCode.FORBIDDEN, 'Attaching queries needs the admin scope');
     }
     if (!QUERY_ID.test(queryId)) {
       throw requestError(RequestErrorCode.BAD_USER_INPUT, 'queryId must be a query id such as 01b2c3d4-0000-1111-2222-333344445555', {
@@ -210,6 +304,8 @@ export class JobService {
     const now = new Date();
     const inserted = await this.#store.insert({
       id: `job_${randomUUID().replaceAll('-', '')}`,
+      owner: principal.id,
+      idempotencyKey: null,
       queryText: described.queryText ?? '',
       bindings: [],
       tag: null,
@@ -226,9 +322,8 @@ export class JobService {
   }
 
   /** Cancel is asynchronous: ABORTING now, ABORTED when the warehouse confirms. */
-  async cancel(id: string): Promise<Job> {
-    let job = await this.#store.get(id);
-    if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+  async cancel(id: string, principal: Principal): Promise<Job> {
+    let job = await this.#visible(id, principal);
     if (isTerminal(job.status) || job.status === 'ABORTING') return job;
     job = await this.#transition(job, 'ABORTING', {});
     if (job.status !== 'ABORTING') return job; // it ended on its own meanwhile
@@ -262,7 +357,7 @@ export class JobService {
       });
     }
     await this.poller.stop();
-    for (const id of this.#running) {
+    for (const id of this.#running.keys()) {
       const job = await this.#store.get(id);
       if (job && !isTerminal(job.status) && this.#warehouse.forgetsOnRestart) {
         await this.#interrupted(job, 'The server shut down while this job was running');
@@ -276,6 +371,7 @@ export class JobService {
     tag: string | null;
     timeoutSeconds: number;
     waitMs: number;
+    idempotencyKey: string | null;
   } {
     const limits = this.#limits;
     if (input.sql.length > limits.maxSqlLength) {
@@ -335,7 +431,15 @@ export class JobService {
         argument: 'input.waitMs',
       });
     }
-    return { statements, bindings, tag, timeoutSeconds, waitMs };
+    const idempotencyKey = input.idempotencyKey ?? null;
+    if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      throw requestError(
+        RequestErrorCode.BAD_USER_INPUT,
+        `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+        { argument: 'input.idempotencyKey' },
+      );
+    }
+    return { statements, bindings, tag, timeoutSeconds, waitMs, idempotencyKey };
   }
 
   /** Hands waiting jobs to the warehouse while slots are free. One pump runs at a time. */
@@ -349,7 +453,18 @@ export class JobService {
         this.#pumpAgain = false;
         const free = this.#limits.maxConcurrentJobs - this.#running.size;
         if (free <= 0 || !this.#accepting) break;
-        for (const job of await this.#store.listWaiting(free)) await this.#dispatch(job);
+        // Principals at their share of the slots wait; the oldest job of every other one goes first.
+        const atCap = [...this.#runningPerOwner()].filter(([, n]) => n >= this.#limits.maxRunningJobsPerPrincipal);
+        const waiting = await this.#store.listWaiting(free, atCap.map(([owner]) => owner));
+        const perOwner = this.#runningPerOwner();
+        for (const job of waiting) {
+          if ((perOwner.get(job.owner) ?? 0) >= this.#limits.maxRunningJobsPerPrincipal) {
+            this.#pumpAgain = true; // its turn comes with the next slot
+            continue;
+          }
+          perOwner.set(job.owner, (perOwner.get(job.owner) ?? 0) + 1);
+          await this.#dispatch(job);
+        }
       } while (this.#pumpAgain);
     })()
       .catch((error: unknown) => this.#log.error({ err: error }, 'dispatch failed'))
@@ -365,7 +480,7 @@ export class JobService {
       this.#pumpAgain = true; // cancelled meanwhile: its slot goes to the next waiting job
       return;
     }
-    this.#running.add(job.id);
+    this.#running.set(job.id, job.owner);
     await this.#submitClaimed(job);
   }
 
@@ -475,6 +590,12 @@ export class JobService {
     }
     this.#log.warn({ jobId: job.id, to }, 'transition gave up after repeated conflicts');
     return current;
+  }
+
+  #runningPerOwner(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const owner of this.#running.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    return counts;
   }
 
   #ended(jobId: string): void {

@@ -3,6 +3,9 @@ import type { JobStatus } from './status.ts';
 
 export interface NewJob {
   id: string;
+  /** The principal that submitted the job (see auth/principal.ts). */
+  owner: string;
+  idempotencyKey: string | null;
   queryText: string;
   bindings: JsonValue[];
   tag: string | null;
@@ -24,6 +27,8 @@ export interface JobPatch {
 }
 
 export interface JobFilter {
+  /** Only this principal's jobs; unset for an admin, who sees all. */
+  owner?: string;
   status?: readonly JobStatus[];
   tag?: string;
   submittedAfter?: Date;
@@ -40,7 +45,16 @@ export interface JobPage {
  * `transition` is a compare-and-set on the job's `sequence`: a poll racing a cancel cannot both win.
  */
 export interface JobStore {
+  /**
+   * Records a new job, or, when the owner already has a job with the same idempotency key, returns
+   * that one (atomically: two racing submissions with one key make one job).
+   */
   insert(job: NewJob): Promise<Job>;
+  findByIdempotencyKey(owner: string, key: string): Promise<Job | null>;
+  /** Frees the keys of jobs submitted before the idempotency window. */
+  forgetIdempotencyKeys(submittedBefore: Date): Promise<void>;
+  /** The owner's jobs not yet terminal (queued and running). */
+  countActive(owner: string): Promise<number>;
   get(id: string): Promise<Job | null>;
   /** The (first) job of a warehouse query id. */
   findByQueryId(queryId: string): Promise<Job | null>;
@@ -61,8 +75,8 @@ export interface JobStore {
   markResultsDeleted(ids: readonly string[]): Promise<void>;
   /** Jobs not yet in a terminal state, oldest first. */
   listUnfinished(): Promise<Job[]>;
-  /** QUEUED jobs never handed to the warehouse, oldest first. */
-  listWaiting(limit: number): Promise<Job[]>;
+  /** QUEUED jobs never handed to the warehouse, oldest first, skipping the owners given. */
+  listWaiting(limit: number, excludeOwners?: readonly string[]): Promise<Job[]>;
   countWaiting(): Promise<number>;
   close(): Promise<void>;
 }

@@ -48,6 +48,9 @@ export interface Job {
   dml: DmlCounts | null;
   /** When a successful job's result stops being readable (RESULT_EXPIRED). */
   resultExpiresAt: Date | null;
+  /** The principal that submitted (or attached) the job; never shown to other principals. */
+  owner: string;
+  idempotencyKey: string | null;
 }
 
 /** One transition of one job, as published to subscribers. */

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { Principal } from '../auth/principal.ts';
 import { RequestErrorCode, requestErrorCode } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
@@ -21,15 +23,15 @@ export function isDownloadRoute(pathname: string): boolean {
 /**
  * GET /jobs/<id>/result.<csv|ndjson|arrow|parquet>: a finished job's whole result, streamed.
  * The same rules as `Job.result`: an unknown job is NOT_FOUND, an unfinished one RESULT_NOT_READY,
- * an expired one RESULT_EXPIRED. Errors are JSON in the GraphQL error shape.
+ * an expired one RESULT_EXPIRED. Errors are JSON in the GraphQL error shape. The same
+ * `Authorization` header as GraphQL; another principal's job is NOT_FOUND.
  */
 export async function serveDownload(
   req: IncomingMessage,
   res: ServerResponse,
-  jobs: JobService,
-  warehouse: Warehouse,
-  log: Logger,
+  deps: { jobs: JobService; warehouse: Warehouse; authenticator: Authenticator; log: Logger },
 ): Promise<void> {
+  const { jobs, warehouse, log } = deps;
   const fail = (status: number, code: RequestErrorCode, message: string): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
@@ -45,7 +47,14 @@ export async function serveDownload(
   } catch {
     return fail(400, RequestErrorCode.BAD_REQUEST, 'The job id in the path is not valid percent-encoding');
   }
-  const job = await jobs.get(id);
+  let principal: Principal;
+  try {
+    principal = await deps.authenticator.authenticate(req.headers.authorization);
+  } catch (error) {
+    res.setHeader('www-authenticate', 'Bearer');
+    return fail(401, RequestErrorCode.UNAUTHENTICATED, (error as Error).message);
+  }
+  const job = await jobs.get(id, principal);
   if (!job) return fail(404, RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
   if (job.status !== 'SUCCESS' || !job.queryId) {
     return fail(409, RequestErrorCode.RESULT_NOT_READY, `Job ${job.id} has no result: it is ${job.status}`);

@@ -37,6 +37,12 @@ const MIGRATIONS = [
    CREATE INDEX jobs_by_result_expiry ON jobs (result_expires_at) WHERE result_deleted = 0;`,
   // attachQuery finds the job of a query id.
   `CREATE INDEX jobs_by_query_id ON jobs (query_id) WHERE query_id IS NOT NULL;`,
+  // Tenancy: every job has an owner (jobs from before authentication belong to open mode's
+  // principal), and a submission may carry an idempotency key, unique per owner.
+  `ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';
+   ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+   CREATE INDEX jobs_by_owner ON jobs (owner, seq);
+   CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;`,
 ];
 
 interface Row {
@@ -60,6 +66,8 @@ interface Row {
   progress: string | null;
   dml: string | null;
   result_expires_at: number | null;
+  owner: string;
+  idempotency_key: string | null;
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -87,6 +95,8 @@ function toJob(r: Row): Job {
     progress: json(r.progress),
     dml: json(r.dml),
     resultExpiresAt: date(r.result_expires_at),
+    owner: r.owner,
+    idempotencyKey: r.idempotency_key,
   };
 }
 
@@ -153,10 +163,13 @@ export class SqliteJobStore implements JobStore {
   async insert(job: NewJob): Promise<Job> {
     const at = job.submittedAt.getTime();
     const inserted = this.#one(
-      `INSERT INTO jobs (id, query_text, bindings, tag, timeout_seconds, statement_count, status,
-                         previous_status, sequence, status_changed_at, submitted_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', NULL, 1, ?, ?) RETURNING *`,
+      `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
+                         status, previous_status, sequence, status_changed_at, submitted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', NULL, 1, ?, ?)
+       ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
       job.id,
+      job.owner,
+      job.idempotencyKey,
       job.queryText,
       JSON.stringify(job.bindings),
       job.tag,
@@ -165,8 +178,28 @@ export class SqliteJobStore implements JobStore {
       at,
       at,
     );
-    if (!inserted) throw new Error('insert returned no row');
-    return inserted;
+    if (inserted) return inserted;
+    // Another submission with the same key won the race: its job is the answer.
+    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.owner, job.idempotencyKey) : null;
+    if (!existing) throw new Error('insert returned no row');
+    return existing;
+  }
+
+  async findByIdempotencyKey(owner: string, key: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?', owner, key);
+  }
+
+  async forgetIdempotencyKeys(submittedBefore: Date): Promise<void> {
+    this.#prepare('UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND submitted_at < ?').run(
+      submittedBefore.getTime(),
+    );
+  }
+
+  async countActive(owner: string): Promise<number> {
+    const row = this.#prepare(`SELECT count(*) AS n FROM jobs WHERE owner = ? AND status NOT IN (${TERMINAL_LIST})`).get(
+      owner,
+    ) as { n: number };
+    return row.n;
   }
 
   async get(id: string): Promise<Job | null> {
@@ -176,6 +209,10 @@ export class SqliteJobStore implements JobStore {
   async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
     const where: string[] = [];
     const params: SQLInputValue[] = [];
+    if (filter.owner !== undefined) {
+      where.push('owner = ?');
+      params.push(filter.owner);
+    }
     if (beforeSeq !== null) {
       where.push('seq < ?');
       params.push(beforeSeq);
@@ -266,9 +303,11 @@ export class SqliteJobStore implements JobStore {
     return this.#all(`SELECT * FROM jobs WHERE status NOT IN (${TERMINAL_LIST}) ORDER BY seq`);
   }
 
-  async listWaiting(limit: number): Promise<Job[]> {
+  async listWaiting(limit: number, excludeOwners: readonly string[] = []): Promise<Job[]> {
+    const exclude = excludeOwners.length > 0 ? `AND owner NOT IN (${excludeOwners.map(() => '?').join(', ')})` : '';
     return this.#all(
-      `SELECT * FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL ORDER BY seq LIMIT ?`,
+      `SELECT * FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL ${exclude} ORDER BY seq LIMIT ?`,
+      ...excludeOwners,
       limit,
     );
   }

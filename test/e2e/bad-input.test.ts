@@ -144,7 +144,7 @@ describe('malformed requests', () => {
     const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     await new Promise((resolve) => socket.once('open', resolve));
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-    socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(70_000) } }));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(1_100_000) } }));
     assert.equal(await closed, 1009);
     assert.equal((await gql(server.url, '{ __typename }')).data?.['__typename'], 'Query');
   });
