@@ -18,6 +18,8 @@ let tmpBefore: string[];
 before(async () => {
   dataDir = tempDir('jobql-data-');
   fs.writeFileSync(path.join(dataDir, 'ok.csv'), 'a\n1\n');
+  // An operator's data directory holding a link that points out of it.
+  fs.symlinkSync('/etc/passwd', path.join(dataDir, 'link.csv'));
   outside = tempDir('jobql-outside-');
   fs.writeFileSync(path.join(outside, 'secret.csv'), 'token\nhunter2\n');
   tmpBefore = fs.readdirSync(os.tmpdir());
@@ -45,6 +47,7 @@ const ATTEMPTS: [string, () => string][] = [
   ['COPY TO stdout', () => `copy (select 1) to '/dev/stdout'`],
   ['COPY TO /tmp', () => `copy (select 1) to '${os.tmpdir()}/jobql-evil.csv'`],
   ['a file outside through .. from the data dir', () => `select * from read_csv('${dataDir}/../${path.basename(outside)}/secret.csv')`],
+  ['a symlink in the data dir that points out', () => `select * from read_csv('${dataDir}/link.csv', header = false)`],
   ['a file outside directly', () => `select * from read_csv('${secret()}')`],
   ['IMPORT DATABASE', () => `import database '${outside}'`],
   ['ATTACH a host file read-only', () => `attach '/etc/passwd' as p (read_only)`],
@@ -91,7 +94,7 @@ describe(`${ATTEMPTS.length} escape attempts`, () => {
 
   test('no file appeared outside the result store', () => {
     assert.deepEqual(fs.readdirSync(outside), ['secret.csv']);
-    assert.deepEqual(fs.readdirSync(dataDir), ['ok.csv']);
+    assert.deepEqual(fs.readdirSync(dataDir).sort(), ['link.csv', 'ok.csv']);
     // (Other processes may write to the system temp dir; the attempts' own targets must not be there.)
     assert.equal(fs.existsSync(path.join(os.tmpdir(), 'jobql-evil.csv')), false);
     assert.ok(fs.readdirSync(os.tmpdir()).every((n) => tmpBefore.includes(n) || !n.includes('evil')));
