@@ -81,7 +81,7 @@ const schema = z.object({
   JOBQL_GRAPHQL_MAX_DEPTH: int(1, 100).default(8),
   JOBQL_GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
   JOBQL_GRAPHQL_MAX_TOKENS: int(10, 100_000).default(1000),
-  JOBQL_GRAPHQL_MAX_COST: int(1, 1_000_000).default(5000),
+  JOBQL_GRAPHQL_MAX_COST: int(1, 100_000_000).default(50_000),
   JOBQL_GRAPHQL_MAX_DIRECTIVES: int(0, 1000).default(50),
 });
 

@@ -84,18 +84,29 @@ export interface ResultCaps {
 }
 
 const BYTE_CAP_ATTEMPTS = 4;
+/** How long a metadata write waits for the other process's (engine or API) lock. */
+const BUSY_TIMEOUT_MS = 5000;
+/** Where the API process writes temporary download files; the engine's stray cleanup skips it. */
+const DOWNLOADS_DIR = '.downloads';
 
+/**
+ * The API process's side of the results: reads pages, streams downloads and deletes expired
+ * results, with a DuckDB instance of its own that runs only jobql's SQL over the stored files.
+ * It never removes files it did not make: the engine process writes into the same directory.
+ */
 export class ParquetResultStore {
   readonly directory: string;
-  readonly #db: DatabaseSync;
-  readonly #instance: DuckDBInstance;
+  protected readonly db: DatabaseSync;
+  protected readonly instance: DuckDBInstance;
 
   constructor(directory: string, instance: DuckDBInstance) {
     this.directory = directory;
-    this.#instance = instance;
+    this.instance = instance;
     fs.mkdirSync(directory, { recursive: true });
-    this.#db = new DatabaseSync(path.join(directory, 'results.sqlite'));
-    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+    // Two processes open this file (the engine writes, the API reads and deletes): wait for a
+    // lock rather than fail with SQLITE_BUSY. The timeout comes first: the rest may need a lock.
+    this.db = new DatabaseSync(path.join(directory, 'results.sqlite'));
+    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS results (
         query_id TEXT PRIMARY KEY,
         job_id TEXT NOT NULL,
@@ -103,16 +114,125 @@ export class ParquetResultStore {
         total_rows INTEGER NOT NULL,
         truncated INTEGER NOT NULL
       );`);
+  }
+
+  /**
+   * The API process's own temporary files (CSV downloads being written), in a directory of their
+   * own so that an engine starting meanwhile does not take them for a crashed commit's leftovers.
+   * Emptied here: only one API process uses a data directory, so whatever is left is its own.
+   */
+  protected downloadsDirectory(): string {
+    const directory = path.join(this.directory, DOWNLOADS_DIR);
+    fs.mkdirSync(directory, { recursive: true });
+    return directory;
+  }
+
+  /** Removes the temporary download files a previous API process left behind. */
+  removeOwnStrays(): void {
+    fs.rmSync(path.join(this.directory, DOWNLOADS_DIR), { recursive: true, force: true });
+  }
+
+  protected file(id: string): string {
+    return path.join(this.directory, `${id}.parquet`);
+  }
+
+  protected meta(queryId: string): (StoredResult & { jobId: string }) | null {
+    const row = this.db.prepare('SELECT * FROM results WHERE query_id = ?').get(queryId) as
+      | { job_id: string; columns: string; total_rows: number; truncated: number }
+      | undefined;
+    if (!row) return null;
+    return {
+      jobId: row.job_id,
+      columns: JSON.parse(row.columns) as Column[],
+      totalRows: row.total_rows,
+      truncated: row.truncated === 1,
+    };
+  }
+
+  /** A result's file, when it is there (a result without columns has none). */
+  #existing(queryId: string): string | null {
+    const file = this.file(queryId);
+    return fs.existsSync(file) ? file : null;
+  }
+
+  async read(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
+    const meta = this.meta(queryId);
+    if (!meta) return null;
+    const end = Math.min(offset + limit, meta.totalRows);
+    const base = { columns: meta.columns, totalRows: meta.totalRows, offset, truncated: meta.truncated };
+    if (meta.columns.length === 0 || offset >= end) return { ...base, rows: [] };
+    const file = this.#existing(queryId);
+    if (!file) return null;
+    return this.withConnection(async (connection) => {
+      const reader = await connection.runAndReadAll(pageQuery(file, meta.columns, offset, end));
+      return { ...base, rows: convertRows(reader.columnTypes(), reader.getColumns()) };
+    });
+  }
+
+  /**
+   * The whole result as a download, streamed with constant memory: Parquet is the stored file
+   * itself; CSV is written by DuckDB to a temporary file; NDJSON is converted chunk by chunk to
+   * the same JSON forms as pages; Arrow IPC is decoded from the Parquet file batch by batch.
+   */
+  async download(queryId: string, format: DownloadFormat): Promise<Download | null> {
+    const meta = this.meta(queryId);
+    if (!meta) return null;
+    const file = meta.columns.length > 0 ? this.#existing(queryId) : null;
+    if (meta.columns.length > 0 && !file) return null;
+    const select = `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file ?? '')})`;
+    switch (format) {
+      case 'parquet':
+        return file ? fileStream(file, format) : null;
+      case 'arrow':
+        return file ? arrowStream(file) : null;
+      case 'ndjson': {
+        if (!file) return { format, body: emptyStream() };
+        return ndjsonStream(() => this.instance.connect(), select);
+      }
+      case 'csv': {
+        if (!file) return { format, body: emptyStream() };
+        const temporary = path.join(this.downloadsDirectory(), `${randomUUID()}.csv.partial`);
+        await this.withConnection((c) => c.run(`COPY (${select}) TO ${quoteLiteral(temporary)} (FORMAT csv, HEADER)`));
+        return fileStream(temporary, format, { deleteAfter: true });
+      }
+    }
+  }
+
+  delete(queryId: string): void {
+    const meta = this.meta(queryId);
+    if (meta) fs.rmSync(this.file(meta.jobId), { force: true });
+    fs.rmSync(this.file(queryId), { force: true });
+    this.db.prepare('DELETE FROM results WHERE query_id = ?').run(queryId);
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  protected async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const connection = await this.instance.connect();
+    try {
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+}
+
+/**
+ * The engine process's side: writes new results (and can read them, for `result_scan` and the
+ * warehouse port). Opening it removes what a crashed engine left; the engine process opens one
+ * each time it starts, when no other engine can be writing.
+ */
+export class ParquetResultWriter extends ParquetResultStore {
+  constructor(directory: string, instance: DuckDBInstance) {
+    super(directory, instance);
     this.#removeStrays();
   }
 
   /** Where a query's Parquet file is written; `.partial` until it is complete. */
   partialFile(queryId: string): string {
     return path.join(this.directory, `${queryId}.parquet.partial`);
-  }
-
-  #file(id: string): string {
-    return path.join(this.directory, `${id}.parquet`);
   }
 
   /**
@@ -137,7 +257,7 @@ export class ParquetResultStore {
 
   /** The columns of a written file, for a statement whose shape only its bindings decided. */
   async fileColumns(queryId: string): Promise<Column[]> {
-    return this.#withConnection(async (connection) => {
+    return this.withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
         `SELECT * FROM read_parquet(${quoteLiteral(this.partialFile(queryId))}) LIMIT 0`,
       );
@@ -170,8 +290,8 @@ export class ParquetResultStore {
 
   /** Rewrites a partial file with its first `rows` rows only. */
   async #cut(partial: string, rows: number): Promise<void> {
-    const cut = `${partial}.cut`;
-    await this.#withConnection((c) =>
+    const cut = `${partial}.cut.partial`;
+    await this.withConnection((c) =>
       c.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(partial)}) LIMIT ${rows}) TO ${quoteLiteral(cut)} (FORMAT parquet)`),
     );
     fs.renameSync(cut, partial);
@@ -223,7 +343,7 @@ export class ParquetResultStore {
     if (columns.length > 0 && count > 0) {
       const types = columns.map((c, i) => `${quoteLiteral(`c${i}`)}: ${quoteLiteral(storageType(c.type))}`).join(', ');
       const select = columns.map((c, i) => `c${i} AS ${quoteIdent(c.name)}`).join(', ');
-      await this.#withConnection((c) =>
+      await this.withConnection((c) =>
         c.run(
           `COPY (SELECT ${select} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = {${types}}))
            TO ${quoteLiteral(partial)} (FORMAT parquet)`,
@@ -232,17 +352,17 @@ export class ParquetResultStore {
     } else if (columns.length > 0) {
       // No rows: an empty file with the columns, from a typed empty SELECT.
       const select = columns.map((c) => `NULL::${storageType(c.type)} AS ${quoteIdent(c.name)}`).join(', ');
-      await this.#withConnection((c) => c.run(`COPY (SELECT ${select} LIMIT 0) TO ${quoteLiteral(partial)} (FORMAT parquet)`));
+      await this.withConnection((c) => c.run(`COPY (SELECT ${select} LIMIT 0) TO ${quoteLiteral(partial)} (FORMAT parquet)`));
     }
     return this.#commit(queryId, jobId, columns, count, truncated);
   }
 
   #commit(queryId: string, jobId: string, columns: Column[], totalRows: number, truncated: boolean): StoredResult {
     if (columns.length > 0) {
-      fs.renameSync(this.partialFile(queryId), this.#file(queryId));
-      fs.linkSync(this.#file(queryId), this.#file(jobId));
+      fs.renameSync(this.partialFile(queryId), this.file(queryId));
+      fs.linkSync(this.file(queryId), this.file(jobId));
     }
-    this.#db
+    this.db
       .prepare('INSERT INTO results (query_id, job_id, columns, total_rows, truncated) VALUES (?, ?, ?, ?, ?)')
       .run(queryId, jobId, JSON.stringify(columns), totalRows, truncated ? 1 : 0);
     return { columns, totalRows, truncated };
@@ -252,99 +372,20 @@ export class ParquetResultStore {
     fs.rmSync(this.partialFile(queryId), { force: true });
   }
 
-  #meta(queryId: string): (StoredResult & { jobId: string }) | null {
-    const row = this.#db.prepare('SELECT * FROM results WHERE query_id = ?').get(queryId) as
-      | { job_id: string; columns: string; total_rows: number; truncated: number }
-      | undefined;
-    if (!row) return null;
-    return {
-      jobId: row.job_id,
-      columns: JSON.parse(row.columns) as Column[],
-      totalRows: row.total_rows,
-      truncated: row.truncated === 1,
-    };
-  }
-
-  /** A result's file, when it is there (a result without columns has none). */
-  #existing(queryId: string): string | null {
-    const file = this.#file(queryId);
-    return fs.existsSync(file) ? file : null;
-  }
-
-  async read(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
-    const meta = this.#meta(queryId);
-    if (!meta) return null;
-    const end = Math.min(offset + limit, meta.totalRows);
-    const base = { columns: meta.columns, totalRows: meta.totalRows, offset, truncated: meta.truncated };
-    if (meta.columns.length === 0 || offset >= end) return { ...base, rows: [] };
-    const file = this.#existing(queryId);
-    if (!file) return null;
-    return this.#withConnection(async (connection) => {
-      const reader = await connection.runAndReadAll(pageQuery(file, meta.columns, offset, end));
-      return { ...base, rows: convertRows(reader.columnTypes(), reader.getColumns()) };
-    });
-  }
-
   /**
-   * The whole result as a download, streamed with constant memory: Parquet is the stored file
-   * itself; CSV is written by DuckDB to a temporary file; NDJSON is converted chunk by chunk to
-   * the same JSON forms as pages; Arrow IPC is decoded from the Parquet file batch by batch.
-   */
-  async download(queryId: string, format: DownloadFormat): Promise<Download | null> {
-    const meta = this.#meta(queryId);
-    if (!meta) return null;
-    const file = meta.columns.length > 0 ? this.#existing(queryId) : null;
-    if (meta.columns.length > 0 && !file) return null;
-    const select = `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file ?? '')})`;
-    switch (format) {
-      case 'parquet':
-        return file ? fileStream(file, format) : null;
-      case 'arrow':
-        return file ? arrowStream(file) : null;
-      case 'ndjson': {
-        if (!file) return { format, body: emptyStream() };
-        return ndjsonStream(() => this.#instance.connect(), select);
-      }
-      case 'csv': {
-        if (!file) return { format, body: emptyStream() };
-        const temporary = path.join(this.directory, `.download-${randomUUID()}.csv.partial`);
-        await this.#withConnection((c) => c.run(`COPY (${select}) TO ${quoteLiteral(temporary)} (FORMAT csv, HEADER)`));
-        return fileStream(temporary, format, { deleteAfter: true });
-      }
-    }
-  }
-
-  delete(queryId: string): void {
-    const meta = this.#meta(queryId);
-    if (meta) fs.rmSync(this.#file(meta.jobId), { force: true });
-    fs.rmSync(this.#file(queryId), { force: true });
-    this.#db.prepare('DELETE FROM results WHERE query_id = ?').run(queryId);
-  }
-
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
-  }
-
-  async #withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    const connection = await this.#instance.connect();
-    try {
-      return await work(connection);
-    } finally {
-      connection.closeSync();
-    }
-  }
-
-  /**
-   * Partial files are what a crash or an aborted download left behind; a `.parquet` file that no
-   * metadata row names (by query id or job id) is a commit a crash cut short.
+   * Partial files are what a crashed engine left behind; a `.parquet` file that no metadata row
+   * names (by query id or job id) is a commit a crash cut short. Run only when an engine starts,
+   * when the engine before it has exited: nothing else writes these files. The API process's
+   * temporary downloads live in a subdirectory, which this does not look into.
    */
   #removeStrays(): void {
     const known = new Set<string>();
-    for (const row of this.#db.prepare('SELECT query_id, job_id FROM results').all() as { query_id: string; job_id: string }[]) {
+    for (const row of this.db.prepare('SELECT query_id, job_id FROM results').all() as { query_id: string; job_id: string }[]) {
       known.add(`${row.query_id}.parquet`).add(`${row.job_id}.parquet`);
     }
-    for (const name of fs.readdirSync(this.directory)) {
-      if (name.endsWith('.partial') || (name.endsWith('.parquet') && !known.has(name))) {
+    for (const entry of fs.readdirSync(this.directory, { withFileTypes: true })) {
+      const name = entry.name;
+      if (entry.isFile() && (name.endsWith('.partial') || (name.endsWith('.parquet') && !known.has(name)))) {
         fs.rmSync(path.join(this.directory, name), { force: true });
       }
     }

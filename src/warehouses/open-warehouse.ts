@@ -3,16 +3,14 @@ import path from 'node:path';
 import snowflake from 'snowflake-sdk';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { ParquetResultStore } from '../results/parquet-result-store.ts';
-import { DuckDBWarehouse } from './duckdb/duckdb-warehouse.ts';
-import { openHardenedInstance } from './duckdb/hardened-instance.ts';
+import { EngineWarehouse } from './duckdb/engine-warehouse.ts';
 import { SnowflakeClient } from './snowflake/snowflake-client.ts';
 import { SnowflakeWarehouse } from './snowflake/snowflake-warehouse.ts';
 import type { Warehouse } from './warehouse.ts';
 
 export interface OpenedWarehouse {
   warehouse: Warehouse;
-  /** Closes the warehouse and whatever it holds (the embedded engine, its result store). */
+  /** Closes the warehouse and whatever it holds (the engine process, the result store). */
   close(): Promise<void>;
 }
 
@@ -31,21 +29,18 @@ export async function openWarehouse(config: Config, logger: Logger): Promise<Ope
   }
   const resultsDir = path.join(config.dataDir, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  // The engine writes and reads results itself, so their directory is one it may use.
-  const instance = await openHardenedInstance({
-    ...config.duckdb,
-    allowedDirs: [...config.duckdb.allowedDirs, resultsDir],
-  });
-  const results = new ParquetResultStore(resultsDir, instance);
-  const warehouse = new DuckDBWarehouse(instance, results, {
-    maxRows: config.resultMaxRows,
-    maxBytes: config.resultMaxBytes,
-  });
-  return {
-    warehouse,
-    async close() {
-      await warehouse.close();
-      results.close();
+  // DuckDB runs user SQL in a process of its own; this process only reads the results it wrote.
+  const { path: file, allowedDirs, memoryLimit, threads, killAfterMs } = config.duckdb;
+  const warehouse = await EngineWarehouse.open({
+    engine: {
+      hardening: { path: file, allowedDirs, memoryLimit, threads },
+      resultsDir,
+      caps: { maxRows: config.resultMaxRows, maxBytes: config.resultMaxBytes },
     },
-  };
+    killAfterMs,
+    // One libuv thread per running query for its whole run, and some to spare for file work.
+    threadPoolSize: config.limits.maxConcurrentJobs + 4,
+    logger: logger.child({ component: 'engine' }),
+  });
+  return { warehouse, close: () => warehouse.close() };
 }

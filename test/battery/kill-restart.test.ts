@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { gql, submit } from '../helpers/client.ts';
+import { type GraphQLResponse, gql, submit } from '../helpers/client.ts';
 import { type ServerProcess, spawnServer } from '../helpers/process.ts';
 import { tempDir } from '../helpers/server.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
@@ -41,8 +41,8 @@ async function allJobs(url: string): Promise<Map<string, Seen>> {
   const jobs = new Map<string, Seen>();
   let after: string | null = null;
   for (;;) {
-    const query = after ? ALL_JOBS.replace('jobs(first: 100)', `jobs(first: 100, after: ${JSON.stringify(after)})`) : ALL_JOBS;
-    const page = await gql(url, query);
+    const query: string = after ? ALL_JOBS.replace('jobs(first: 100)', `jobs(first: 100, after: ${JSON.stringify(after)})`) : ALL_JOBS;
+    const page: GraphQLResponse<any> = await gql(url, query);
     if (page.errors) throw new Error(JSON.stringify(page.errors));
     for (const job of page.data.jobs.nodes) {
       jobs.set(job.id, { status: job.status, errorCode: job.error?.code ?? null, queryText: job.queryText });
@@ -100,7 +100,7 @@ async function cycle(options: {
 }
 
 describe('kill -9 at random moments', { timeout: 15 * 60_000 }, () => {
-  test(`embedded DuckDB: ${DUCKDB_RUNS} kills, 0 jobs lost, stuck, changed or run twice (seed ${SEED})`, async () => {
+  test(`embedded DuckDB: ${DUCKDB_RUNS} kills, 0 jobs lost, stuck, changed or run twice (seed ${SEED})`, { timeout: 10 * 60_000 }, async () => {
     const rng = random(SEED);
     const dataDir = tempDir('jobql-kill-');
     const env = { JOBQL_DATA_DIR: dataDir, JOBQL_MAX_CONCURRENT_JOBS: '2', JOBQL_POLL_BACKOFF_MS: '50,100' };
@@ -160,7 +160,7 @@ describe('kill -9 at random moments', { timeout: 15 * 60_000 }, () => {
     });
     after(() => double.stop());
 
-    test(`${SNOWFLAKE_RUNS} kills: every job polled again to its end, none submitted twice (seed ${SEED})`, async () => {
+    test(`${SNOWFLAKE_RUNS} kills: every job polled again to its end, none submitted twice (seed ${SEED})`, { timeout: 10 * 60_000 }, async () => {
       const rng = random(SEED + 1);
       const dataDir = tempDir('jobql-kill-sf-');
       const env = {

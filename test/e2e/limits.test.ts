@@ -132,6 +132,11 @@ describe('document and transport limits', () => {
     }
     const deep = await gql(server.url, '{ jobs { edges { node { result { columns { name } } } } } }');
     assert.equal(code(deep), 'LIMIT_EXCEEDED', JSON.stringify(deep));
+    // Cost (default 50,000): one full page passes; a hundred jobs with a full page each do not.
+    const page = await gql(server.url, '{ jobs { nodes { id } } job(id: "x") { result(first: 1000) { rows totalRows } } }');
+    assert.equal(page.errors, undefined, JSON.stringify(page.errors));
+    const costly = await gql(server.url, '{ jobs(first: 100) { nodes { result(first: 1000) { rows } } } }');
+    assert.equal(code(costly), 'LIMIT_EXCEEDED', JSON.stringify(costly));
     const shallow = await gql(server.url, '{ jobs { edges { node { result { totalRows } } } } }');
     assert.equal(shallow.errors, undefined, JSON.stringify(shallow.errors));
   });

@@ -18,6 +18,9 @@ const BY_CLASS: Record<string, [JobErrorCode, string | null]> = {
   TransactionContext: [JobErrorCode.SQL_TRANSACTION_CONFLICT, '25000'],
   Transaction: [JobErrorCode.SQL_TRANSACTION_CONFLICT, '40001'],
   'Not implemented': [JobErrorCode.SQL_ERROR, '0A000'],
+  // DuckDB's own failures (an assertion, an invalidated instance): not the SQL's fault.
+  INTERNAL: [JobErrorCode.WAREHOUSE_ERROR, 'XX000'],
+  FATAL: [JobErrorCode.WAREHOUSE_ERROR, 'XX000'],
 };
 
 export function jobErrorFromDuckDB(error: unknown): JobError {
@@ -25,4 +28,17 @@ export function jobErrorFromDuckDB(error: unknown): JobError {
   const match = /^([A-Za-z ]+?) Error: /.exec(message);
   const [code, sqlState] = (match && BY_CLASS[match[1] ?? '']) ?? [JobErrorCode.SQL_ERROR, null];
   return { code, sqlState, message };
+}
+
+/**
+ * Whether an error means the DuckDB instance is unusable from now on. An INTERNAL error (a failed
+ * assertion inside DuckDB) invalidates the whole instance; every later query on any connection
+ * then fails with "FATAL Error: Failed: database has been invalidated because of a previous fatal
+ * error. The database must be restarted prior to being used again." (measured on 1.5.6 with an
+ * unlocked `PRAGMA enable_progress_bar = null`; see docs/ARCHITECTURE.md).
+ */
+export function isInstanceInvalidated(message: string): boolean {
+  // The class prefix only: SQL chooses the text of its own errors (`error('...')`), never the class,
+  // so a job cannot pass for a poisoned engine and get the others killed.
+  return /^(INTERNAL|FATAL) Error: /.test(message);
 }

@@ -12,7 +12,7 @@ import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
 import type { Download, DownloadFormat } from '../../results/downloads.ts';
 import { columnChunks, convertRows } from '../../results/json-values.ts';
-import { type ParquetResultStore, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
+import { type ParquetResultWriter, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 
@@ -73,30 +73,31 @@ const MERGE_COUNT_COLUMNS: Column[] = [
 ];
 
 /**
- * The embedded warehouse: a hardened DuckDB file in this process. Queries run on DuckDB's own
+ * The embedded engine: a hardened DuckDB file in the process that runs it (the engine process,
+ * engine-process.ts; EngineWarehouse is what the API process sees). Queries run on DuckDB's own
  * threads (off the event loop), each job on a fresh connection so no session state (temporary
- * tables, variables, an open transaction) leaks from one job to the next. Results stream chunk by
- * A query's result goes from the engine straight into a Parquet file (ParquetResultStore); the
- * job service bounds how many jobs run at once.
+ * tables, variables, an open transaction) leaks from one job to the next. A query's result goes
+ * from the engine straight into a Parquet file (ParquetResultWriter); the job service bounds how
+ * many jobs run at once.
  */
 export class DuckDBWarehouse implements Warehouse {
   readonly name = 'duckdb';
   readonly forgetsOnRestart = true;
   readonly idempotentSubmit = false;
   readonly #instance: DuckDBInstance;
-  readonly #results: ParquetResultStore;
+  readonly #results: ParquetResultWriter;
   readonly #caps: ResultCaps;
   readonly #queries = new Map<string, Query>();
   readonly #listeners = new Set<(queryId: string) => void>();
 
-  constructor(instance: DuckDBInstance, results: ParquetResultStore, caps: ResultCaps) {
+  constructor(instance: DuckDBInstance, results: ParquetResultWriter, caps: ResultCaps) {
     this.#instance = instance;
     this.#results = results;
     this.#caps = caps;
   }
 
-  async submit(request: SubmitRequest): Promise<string> {
-    const queryId = randomUUID();
+  /** `queryId` is given by the API process, which must know it before the engine reports on it. */
+  async submit(request: SubmitRequest, queryId: string = randomUUID()): Promise<string> {
     const query: Query = {
       state: { status: 'QUEUED', startedAt: null, endedAt: null, error: null, progress: null, dml: null },
       connection: null,

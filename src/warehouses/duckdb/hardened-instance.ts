@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 export interface DuckDBHardening {
-  /** The database file; its directory is created when missing. */
+  /** The database file (its directory is created when missing), or `:memory:`. */
   path: string;
   /** Directories user SQL may read (read_csv, read_parquet, ...). Nothing else on the host. */
   allowedDirs: string[];
@@ -26,7 +26,7 @@ const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  * checks in duckdb-warehouse.ts add a second layer.
  */
 export async function openHardenedInstance(options: DuckDBHardening): Promise<DuckDBInstance> {
-  fs.mkdirSync(path.dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') fs.mkdirSync(path.dirname(options.path), { recursive: true });
   const instance = await DuckDBInstance.create(options.path, {
     threads: String(options.threads),
     memory_limit: options.memoryLimit,

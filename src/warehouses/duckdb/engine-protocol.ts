@@ -1,0 +1,46 @@
+/**
+ * The messages between the API process (engine-warehouse.ts) and the engine process
+ * (engine-process.ts), over the IPC channel of `child_process.fork` with `serialization:
+ * 'advanced'` (structured clone: the Dates of a QueryState arrive as Dates). Only plain data.
+ */
+import type { ResultCaps } from '../../results/parquet-result-store.ts';
+import type { QueryState, SubmitRequest } from '../warehouse.ts';
+import type { DuckDBHardening } from './hardened-instance.ts';
+
+/** What the engine opens: the warehouse file, hardened, and the writer side of the results. */
+export interface EngineOptions {
+  /** `allowedDirs` are the operator's data directories; the results directory is added to them. */
+  hardening: DuckDBHardening;
+  resultsDir: string;
+  caps: ResultCaps;
+}
+
+/** API process → engine. Every request but `open` is answered by one `reply` with its `id`. */
+export type EngineRequest =
+  | { type: 'open'; options: EngineOptions }
+  | { type: 'submit'; id: number; queryId: string; request: SubmitRequest }
+  | { type: 'cancel'; id: number; jobId: string; queryId: string }
+  | { type: 'close'; id: number };
+
+/** Engine → API process. */
+export type EngineMessage =
+  /** The instance is open and the stray results of a previous engine are gone. */
+  | { type: 'ready' }
+  /** The instance could not be opened (a locked or corrupt file, a bad setting). */
+  | { type: 'start-failed'; message: string }
+  | { type: 'reply'; id: number; error: string | null }
+  /** A query changed state; sent in order, so the last one received is the query's state. */
+  | { type: 'state'; queryId: string; state: QueryState }
+  /**
+   * DuckDB invalidated the instance (`queryId` hit the error; its state was sent first). Nothing
+   * more this engine says can be trusted; the API process replaces it.
+   */
+  | { type: 'poisoned'; queryId: string; message: string };
+
+export function isEngineMessage(value: unknown): value is EngineMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+export function isEngineRequest(value: unknown): value is EngineRequest {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
