@@ -1,0 +1,64 @@
+/**
+ * Shared bits of the randomised batteries: the seed and run counts (from the environment, so a
+ * failure can be replayed with the seed it printed), the closed sets of error codes, and a tally
+ * for the summary lines that go into docs/SECURITY.md.
+ */
+import { JobErrorCode, RequestErrorCode } from '../../src/errors.ts';
+
+/** A whole number from the environment, or the default when unset or empty. */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) throw new Error(`${name}=${raw} is not a whole number`);
+  return value;
+}
+
+/** `BATTERY_SEED` replays a run; every battery prints the seed it used. */
+export const BATTERY_SEED = envInt('BATTERY_SEED', 20261124);
+
+export const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set(Object.values(RequestErrorCode));
+export const JOB_ERROR_CODES: ReadonlySet<string> = new Set(Object.values(JobErrorCode));
+
+/** Counts by key, printed in a stable order. */
+export class Tally {
+  readonly counts = new Map<string, number>();
+  add(key: string | number, by = 1): void {
+    const k = String(key);
+    this.counts.set(k, (this.counts.get(k) ?? 0) + by);
+  }
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  total(): number {
+    let sum = 0;
+    for (const v of this.counts.values()) sum += v;
+    return sum;
+  }
+  toString(): string {
+    const entries = [...this.counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${k}:${v}`).join(',')}}`;
+  }
+}
+
+/** Runs `work` over `items` with at most `concurrency` in flight, in order of start. */
+export async function pool<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** A string shortened for a failure message: its length and both ends. */
+export function preview(value: unknown, max = 300): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, max / 2))}…(${text.length} chars)…${JSON.stringify(text.slice(-max / 2))}`;
+}
+
+/** Lone surrogates and other characters that trip decoders and lexers. */
+export const NASTY_CHARS = ['\u0000', '\ud800', '\udfff', '\ufeff', '\u2028', '\u202e', '\uffff', '\u{1f600}', '\\', '"', "'", '\r', '\u0085'];
