@@ -106,7 +106,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       });
       return;
     }
-    if (!bodyWithinLimit(req, res, config.transport.maxRequestBytes)) return;
+    if (!bodyWithinLimit(req, res, config.transport.maxRequestBytes) || !wellFormed(req, res)) return;
     void yoga.handle(req, res);
   });
 
@@ -156,6 +156,35 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
 function sendError(res: ServerResponse, status: number, code: RequestErrorCode, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/** Media types of a GraphQL POST body (GraphQL over HTTP); form bodies and uploads are not served. */
+const POST_TYPES = /^(application\/json|application\/graphql-response\+json)\s*(;|$)/i;
+
+/**
+ * Refuses, with a JSON error, what yoga would answer with an empty body or a 500: a POST whose
+ * content type is not JSON, and a GET whose `variables` or `extensions` are not JSON.
+ */
+function wellFormed(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'POST' && !POST_TYPES.test(req.headers['content-type'] ?? '')) {
+    sendError(res, 415, RequestErrorCode.BAD_REQUEST, 'Send the request as application/json');
+    req.resume();
+    return false;
+  }
+  if (req.method === 'GET') {
+    const params = new URL(req.url ?? '/', 'http://x').searchParams;
+    for (const name of ['variables', 'extensions']) {
+      const value = params.get(name);
+      if (value === null) continue;
+      try {
+        JSON.parse(value);
+      } catch {
+        sendError(res, 400, RequestErrorCode.BAD_REQUEST, `The ${name} parameter is not JSON`);
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 /**

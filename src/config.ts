@@ -83,6 +83,7 @@ const schema = z.object({
   JOBQL_GRAPHQL_MAX_TOKENS: int(10, 100_000).default(1000),
   JOBQL_GRAPHQL_MAX_COST: int(1, 100_000_000).default(50_000),
   JOBQL_GRAPHQL_MAX_DIRECTIVES: int(0, 1000).default(50),
+  JOBQL_GRAPHQL_MAX_DOCUMENT_CHARS: int(100, 10_000_000).default(16_384),
 });
 
 export interface Config {
@@ -133,6 +134,8 @@ export interface Config {
     graphqlMaxTokens: number;
     graphqlMaxCost: number;
     graphqlMaxDirectives: number;
+    /** Longer documents are refused before they are parsed (or cached): put big SQL in variables. */
+    graphqlMaxDocumentChars: number;
   };
   introspection: boolean;
   resultTtlSeconds: number;
@@ -221,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graphqlMaxTokens: e.JOBQL_GRAPHQL_MAX_TOKENS,
       graphqlMaxCost: e.JOBQL_GRAPHQL_MAX_COST,
       graphqlMaxDirectives: e.JOBQL_GRAPHQL_MAX_DIRECTIVES,
+      graphqlMaxDocumentChars: e.JOBQL_GRAPHQL_MAX_DOCUMENT_CHARS,
     },
     // Open mode is for exploring: GraphiQL and introspection on. Otherwise off unless asked for.
     introspection: e.JOBQL_INTROSPECTION ?? open,

@@ -32,11 +32,34 @@ export function documentLimits(transport: Config['transport'], introspection: bo
     blockFieldSuggestion: { enabled: !introspection },
   });
     // Armor's plugins are envelop plugins that read nothing from the context.
-  const plugins: Plugin[] = [...(armor.protect().plugins as unknown as Plugin[]), limitCodes()];
+  const plugins: Plugin[] = [
+    documentLength(transport.graphqlMaxDocumentChars),
+    ...(armor.protect().plugins as unknown as Plugin[]),
+    limitCodes(),
+  ];
   if (!introspection) {
     plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   }
   return plugins;
+}
+
+/**
+ * Refuses a long document before it is parsed. Yoga caches parsed documents and parse errors by
+ * their text (1,024 of each, before authentication): without this, distinct documents near the
+ * request size limit would pin gigabytes. Big values (SQL) belong in variables, which are not cached.
+ */
+function documentLength(maxChars: number): Plugin {
+  return {
+    onParse: ({ params }) => {
+      const source: unknown = params.source;
+      const length = typeof source === 'string' ? source.length : 0;
+      if (length > maxChars) {
+        throw new GraphQLError(`The document is longer than ${maxChars} characters; pass large values as variables`, {
+          extensions: { code: RequestErrorCode.LIMIT_EXCEEDED, http: { status: 413 } },
+        });
+      }
+    },
+  };
 }
 
 function reportCoded(context: ValidationContext | null, error: GraphQLError): void {

@@ -15,7 +15,10 @@ import type { GraphQLContext, ServerContext } from './context.ts';
 export const APP_CLOSE_CODES = {
   /** The principal already has JOBQL_MAX_SOCKETS_PER_PRINCIPAL sockets open. */
   TOO_MANY_SOCKETS: 4029,
-  /** The client stopped reading: more than JOBQL_WS_MAX_BUFFERED_BYTES waited to be sent. */
+  /**
+   * The client stopped reading: more than JOBQL_WS_MAX_BUFFERED_BYTES waited to be sent. Sent, but
+   * the connection is cut at once, so the client usually sees 1006: the frame sits behind the data.
+   */
   SLOW_CONSUMER: 4031,
 } as const;
 const SLOW_CONSUMER_CHECK_MS = 1000;

@@ -130,6 +130,8 @@ describe('document and transport limits', () => {
       assert.equal(code(response), 'LIMIT_EXCEEDED', JSON.stringify(response));
       assert.doesNotMatch(response.errors?.[0]?.message ?? '', /\d/);
     }
+    const long = await gql(server.url, `{ job(id: "${'x'.repeat(20_000)}") { id } }`);
+    assert.equal(code(long), 'LIMIT_EXCEEDED', JSON.stringify(long).slice(0, 300));
     const deep = await gql(server.url, '{ jobs { edges { node { result { columns { name } } } } } }');
     assert.equal(code(deep), 'LIMIT_EXCEEDED', JSON.stringify(deep));
     // Cost (default 50,000): one full page passes; a hundred jobs with a full page each do not.
