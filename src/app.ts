@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { createAuthenticator } from './auth/authenticator.ts';
 import type { Config } from './config.ts';
-import { RequestErrorCode } from './errors.ts';
+import { RequestErrorCode, sendRequestError } from './errors.ts';
 import { type EventBus, InProcessEventBus } from './events/event-bus.ts';
 import type { GraphQLContext, ServerContext } from './graphql/context.ts';
 import { documentLimits } from './graphql/document-limits.ts';
@@ -99,7 +99,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       serveDownload(req, res, { jobs, warehouse, authenticator, log: logger }).catch((error: unknown) => {
         logger.error({ err: error, url: req.url }, 'download failed');
         if (!res.headersSent) {
-          sendError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
+          sendRequestError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
         } else {
           res.destroy();
         }
@@ -153,11 +153,6 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
   };
 }
 
-function sendError(res: ServerResponse, status: number, code: RequestErrorCode, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
 /** Media types of a GraphQL POST body (GraphQL over HTTP); form bodies and uploads are not served. */
 const POST_TYPES = /^(application\/json|application\/graphql-response\+json)\s*(;|$)/i;
 
@@ -167,7 +162,7 @@ const POST_TYPES = /^(application\/json|application\/graphql-response\+json)\s*(
  */
 function wellFormed(req: IncomingMessage, res: ServerResponse): boolean {
   if (req.method === 'POST' && !POST_TYPES.test(req.headers['content-type'] ?? '')) {
-    sendError(res, 415, RequestErrorCode.BAD_REQUEST, 'Send the request as application/json');
+    sendRequestError(res, 415, RequestErrorCode.BAD_REQUEST, 'Send the request as application/json');
     req.resume();
     return false;
   }
@@ -179,7 +174,7 @@ function wellFormed(req: IncomingMessage, res: ServerResponse): boolean {
       try {
         JSON.parse(value);
       } catch {
-        sendError(res, 400, RequestErrorCode.BAD_REQUEST, `The ${name} parameter is not JSON`);
+        sendRequestError(res, 400, RequestErrorCode.BAD_REQUEST, `The ${name} parameter is not JSON`);
         return false;
       }
     }
@@ -196,11 +191,11 @@ function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: nu
   const length = req.headers['content-length'];
   if (length === undefined) {
     if (req.headers['transfer-encoding'] === undefined) return true; // no body at all
-    sendError(res, 411, RequestErrorCode.BAD_REQUEST, 'Send the request body with a Content-Length');
+    sendRequestError(res, 411, RequestErrorCode.BAD_REQUEST, 'Send the request body with a Content-Length');
     return false;
   }
   if (Number(length) > maxBytes) {
-    sendError(res, 413, RequestErrorCode.LIMIT_EXCEEDED, `The request body is larger than ${maxBytes} bytes`);
+    sendRequestError(res, 413, RequestErrorCode.LIMIT_EXCEEDED, `The request body is larger than ${maxBytes} bytes`);
     req.resume();
     res.once('finish', () => req.socket.destroy());
     return false;

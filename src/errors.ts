@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 
 /**
@@ -86,6 +87,12 @@ export function requestErrorCode(error: unknown): RequestErrorCode | null {
   if (!(error instanceof GraphQLError)) return null;
   const code = error.extensions['code'];
   return typeof code === 'string' && Object.hasOwn(RequestErrorCode, code) ? (code as RequestErrorCode) : null;
+}
+
+/** A request error answered outside GraphQL (downloads, refusals before yoga), in the same shape. */
+export function sendRequestError(res: ServerResponse, status: number, code: RequestErrorCode, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 export class UnreachableCaseError extends Error {

@@ -454,9 +454,9 @@ export class JobService {
         const free = this.#limits.maxConcurrentJobs - this.#running.size;
         if (free <= 0 || !this.#accepting) break;
         // Principals at their share of the slots wait; the oldest job of every other one goes first.
-        const atCap = [...this.#runningPerOwner()].filter(([, n]) => n >= this.#limits.maxRunningJobsPerPrincipal);
-        const waiting = await this.#store.listWaiting(free, atCap.map(([owner]) => owner));
         const perOwner = this.#runningPerOwner();
+        const atCap = [...perOwner].filter(([, n]) => n >= this.#limits.maxRunningJobsPerPrincipal).map(([owner]) => owner);
+        const waiting = await this.#store.listWaiting(free, atCap);
         for (const job of waiting) {
           if ((perOwner.get(job.owner) ?? 0) >= this.#limits.maxRunningJobsPerPrincipal) {
             this.#pumpAgain = true; // its turn comes with the next slot

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
-import { RequestErrorCode, requestErrorCode } from '../errors.ts';
+import { RequestErrorCode, requestErrorCode, sendRequestError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { Logger } from '../logger.ts';
@@ -32,10 +32,7 @@ export async function serveDownload(
   deps: { jobs: JobService; warehouse: Warehouse; authenticator: Authenticator; log: Logger },
 ): Promise<void> {
   const { jobs, warehouse, log } = deps;
-  const fail = (status: number, code: RequestErrorCode, message: string): void => {
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-  };
+  const fail = (status: number, code: RequestErrorCode, message: string): void => sendRequestError(res, status, code, message);
   if (req.method !== 'GET') return fail(405, RequestErrorCode.BAD_REQUEST, 'Downloads answer GET only');
   const [, rawId = '', format = ''] = ROUTE.exec(new URL(req.url ?? '/', 'http://x').pathname) ?? [];
   if (!isDownloadFormat(format)) {

@@ -20,7 +20,7 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { gql, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { BATTERY_SEED, envInt, NASTY_CHARS, preview, REQUEST_ERROR_CODES, Tally } from './seed.ts';
+import { BATTERY_SEED, envInt, NASTY_CHARS, preview, REQUEST_ERROR_CODES, Tally, type TokenMutation, tokenMutations } from './seed.ts';
 
 const RUNS = envInt('BATTERY_GRAPHQL_RUNS', 5000);
 const WS_RUNS = envInt('BATTERY_GRAPHQL_WS_RUNS', 500);
@@ -97,29 +97,20 @@ const PUNCTUATORS = ['{', '}', '(', ')', '[', ']', ':', '$', '@', '...', '!', '=
 const NAMES = ['nope', '__schema', '__type', '__typename', 'query', 'mutation', 'subscription', 'fragment', 'on', 'null', 'true', 'Job', 'Query', 'id', 'job', 'jobs', 'first', 'input', 'sql', '_', 'a'.repeat(300)];
 const VALUES = ['-1', '0', '2147483648', '1e309', '-0.0', 'null', '""', '"\\u0000"', '"\\ud800"', '"\\uZZZZ"', '[]', '{}', '$undefined', 'ENUM_NOPE', '"' + 'x'.repeat(2000) + '"'];
 
-type Mutation = (tokens: string[]) => void;
 
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.nat().map((i): Mutation => (t) => void t.splice(i % Math.max(t.length, 1), 1)),
-  fc.tuple(fc.nat(), fc.integer({ min: 1, max: 4 })).map(([i, n]): Mutation => (t) => {
-    const at = i % Math.max(t.length, 1);
-    t.splice(at, 0, ...Array<string>(n).fill(t[at] ?? '{'));
-  }),
-  fc.tuple(fc.nat(), fc.nat()).map(([i, j]): Mutation => (t) => {
-    if (t.length === 0) return;
-    const a = i % t.length;
-    const b = j % t.length;
-    [t[a], t[b]] = [t[b] as string, t[a] as string];
-  }),
-  fc.tuple(fc.nat(), fc.constantFrom(...PUNCTUATORS)).map(([i, p]): Mutation => (t) => void t.splice(i % (t.length + 1), 0, p)),
-  fc.tuple(fc.nat(), fc.constantFrom(...NASTY_CHARS)).map(([i, c]): Mutation => (t) => void t.splice(i % (t.length + 1), 0, c)),
-  fc.tuple(fc.nat(), fc.constantFrom(...NAMES, ...VALUES)).map(([i, v]): Mutation => (t) => {
+const mutation: fc.Arbitrary<TokenMutation> = fc.oneof(
+  tokenMutations.drop,
+  tokenMutations.repeat(4, '{'),
+  tokenMutations.swap,
+  tokenMutations.insert(PUNCTUATORS),
+  tokenMutations.insert(NASTY_CHARS),
+  fc.tuple(fc.nat(), fc.constantFrom(...NAMES, ...VALUES)).map(([i, v]): TokenMutation => (t) => {
     if (t.length === 0) return;
     const at = i % t.length;
     if (/^[A-Za-z_"\d-]/.test(t[at] ?? '')) t[at] = v;
   }),
-  fc.nat().map((i): Mutation => (t) => void t.splice(i % (t.length + 1))),
-  fc.tuple(fc.nat(), fc.string({ maxLength: 8 })).map(([i, s]): Mutation => (t) => void t.splice(i % (t.length + 1), 0, s)),
+  tokenMutations.cut,
+  fc.tuple(fc.nat(), fc.string({ maxLength: 8 })).map(([i, s]): TokenMutation => (t) => void t.splice(i % (t.length + 1), 0, s)),
 );
 
 /** A valid operation with 1 to 6 token mutations (deleted, duplicated, swapped, inserted, cut). */

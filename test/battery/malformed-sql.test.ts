@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { gql, type GraphQLResponse } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { BATTERY_SEED, envInt, JOB_ERROR_CODES, NASTY_CHARS, pool, preview, REQUEST_ERROR_CODES, Tally } from './seed.ts';
+import { BATTERY_SEED, envInt, JOB_ERROR_CODES, NASTY_CHARS, pool, preview, REQUEST_ERROR_CODES, Tally, type TokenMutation, tokenMutations } from './seed.ts';
 
 const RUNS = envInt('BATTERY_SQL_RUNS', 2000);
 const CONCURRENCY = 4;
@@ -102,29 +102,20 @@ const SQL_INSERTS = [
 ];
 const NUMBERS = ['0', '-1', '1e308', '-1e308', '9223372036854775808', '170141183460469231731687303715884105728', '0.0000000001', '1000000', 'NaN', '2147483648'];
 
-type SqlMutation = (tokens: string[]) => void;
-const sqlMutation: fc.Arbitrary<SqlMutation> = fc.oneof(
-  fc.nat().map((i): SqlMutation => (t) => void t.splice(i % Math.max(t.length, 1), 1)),
-  fc.tuple(fc.nat(), fc.integer({ min: 1, max: 3 })).map(([i, n]): SqlMutation => (t) => {
-    const at = i % Math.max(t.length, 1);
-    t.splice(at, 0, ...Array<string>(n).fill(t[at] ?? ';'));
-  }),
-  fc.tuple(fc.nat(), fc.nat()).map(([i, j]): SqlMutation => (t) => {
-    if (t.length === 0) return;
-    const a = i % t.length;
-    const b = j % t.length;
-    [t[a], t[b]] = [t[b] as string, t[a] as string];
-  }),
-  fc.tuple(fc.nat(), fc.constantFrom(...SQL_INSERTS)).map(([i, s]): SqlMutation => (t) => void t.splice(i % (t.length + 1), 0, ` ${s} `)),
-  fc.tuple(fc.nat(), fc.constantFrom(...NASTY_CHARS)).map(([i, c]): SqlMutation => (t) => void t.splice(i % (t.length + 1), 0, c)),
-  fc.tuple(fc.nat(), fc.constantFrom(...NUMBERS)).map(([i, n]): SqlMutation => (t) => {
+const sqlMutation: fc.Arbitrary<TokenMutation> = fc.oneof(
+  tokenMutations.drop,
+  tokenMutations.repeat(3, ';'),
+  tokenMutations.swap,
+  tokenMutations.insert(SQL_INSERTS.map((s) => ` ${s} `)),
+  tokenMutations.insert(NASTY_CHARS),
+  fc.tuple(fc.nat(), fc.constantFrom(...NUMBERS)).map(([i, n]): TokenMutation => (t) => {
     const numbers = t.flatMap((token, k) => (/^\d/.test(token) ? [k] : []));
     const at = numbers[i % Math.max(numbers.length, 1)];
     if (at !== undefined) t[at] = n;
   }),
-  fc.nat().map((i): SqlMutation => (t) => void t.splice(i % (t.length + 1))),
+  tokenMutations.cut,
   // A byte-level change inside one token: a character dropped, doubled or case-flipped.
-  fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('drop', 'double', 'flip')).map(([i, j, how]): SqlMutation => (t) => {
+  fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('drop', 'double', 'flip')).map(([i, j, how]): TokenMutation => (t) => {
     if (t.length === 0) return;
     const at = i % t.length;
     const token = t[at] as string;

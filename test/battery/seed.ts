@@ -3,6 +3,7 @@
  * failure can be replayed with the seed it printed), the closed sets of error codes, and a tally
  * for the summary lines that go into docs/SECURITY.md.
  */
+import fc from 'fast-check';
 import { JobErrorCode, RequestErrorCode } from '../../src/errors.ts';
 
 /** A whole number from the environment, or the default when unset or empty. */
@@ -62,3 +63,25 @@ export function preview(value: unknown, max = 300): string {
 
 /** Lone surrogates and other characters that trip decoders and lexers. */
 export const NASTY_CHARS = ['\u0000', '\ud800', '\udfff', '\ufeff', '\u2028', '\u202e', '\uffff', '\u{1f600}', '\\', '"', "'", '\r', '\u0085'];
+
+/** One change to a tokenised text (a GraphQL document or SQL), applied in place. */
+export type TokenMutation = (tokens: string[]) => void;
+
+/** The token mutations both text batteries use: drop, repeat, swap, insert, cut the tail. */
+export const tokenMutations = {
+  drop: fc.nat().map((i): TokenMutation => (t) => void t.splice(i % Math.max(t.length, 1), 1)),
+  repeat: (maxTimes: number, filler: string): fc.Arbitrary<TokenMutation> =>
+    fc.tuple(fc.nat(), fc.integer({ min: 1, max: maxTimes })).map(([i, n]): TokenMutation => (t) => {
+      const at = i % Math.max(t.length, 1);
+      t.splice(at, 0, ...Array<string>(n).fill(t[at] ?? filler));
+    }),
+  swap: fc.tuple(fc.nat(), fc.nat()).map(([i, j]): TokenMutation => (t) => {
+    if (t.length === 0) return;
+    const a = i % t.length;
+    const b = j % t.length;
+    [t[a], t[b]] = [t[b] as string, t[a] as string];
+  }),
+  insert: (values: readonly string[]): fc.Arbitrary<TokenMutation> =>
+    fc.tuple(fc.nat(), fc.constantFrom(...values)).map(([i, v]): TokenMutation => (t) => void t.splice(i % (t.length + 1), 0, v)),
+  cut: fc.nat().map((i): TokenMutation => (t) => void t.splice(i % (t.length + 1))),
+};

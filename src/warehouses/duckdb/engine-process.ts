@@ -1,14 +1,14 @@
 /**
  * The embedded engine's own OS process, started by EngineWarehouse with `child_process.fork`.
  * It opens the hardened DuckDB instance on the warehouse file, the writer side of the result store
- * and a DuckDBWarehouse, then serves the API process over IPC (engine-protocol.ts): it runs what it
+ * and a DuckDBEngine, then serves the API process over IPC (engine-protocol.ts): it runs what it
  * is sent and reports every state change of every query. User SQL runs only here, so a crash, a
  * runaway query or an invalidated instance costs this process, never the API's.
  */
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { ParquetResultWriter } from '../../results/parquet-result-store.ts';
 import { isInstanceInvalidated } from './duckdb-errors.ts';
-import { DuckDBWarehouse } from './duckdb-warehouse.ts';
+import { DuckDBEngine } from './duckdb-engine.ts';
 import { type EngineMessage, type EngineOptions, type EngineRequest, isEngineRequest } from './engine-protocol.ts';
 import { openHardenedInstance } from './hardened-instance.ts';
 
@@ -23,7 +23,7 @@ if (!process.send) {
 // Not process.exit(): it waits for libuv's threads, and a running query holds one until it ends.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 
-let warehouse: DuckDBWarehouse | null = null;
+let engine: DuckDBEngine | null = null;
 let results: ParquetResultWriter | null = null;
 /** Once DuckDB has invalidated the instance, no state this engine reports is worth anything. */
 let poisoned = false;
@@ -56,20 +56,16 @@ async function open(options: EngineOptions): Promise<void> {
     }
   }
   results = new ParquetResultWriter(options.resultsDir, instance);
-  const opened = new DuckDBWarehouse(instance, results, options.caps);
-  opened.onChange((queryId) => {
-    // status() reads the state synchronously, so the promises settle in the order of the changes.
-    void opened.status([queryId]).then((states) => {
-      const state = states.get(queryId);
-      if (!state || poisoned) return;
-      send({ type: 'state', queryId, state });
-      if (state.error && isInstanceInvalidated(state.error.message)) {
-        poisoned = true;
-        send({ type: 'poisoned', queryId, message: state.error.message });
-      }
-    });
+  const opened = new DuckDBEngine(instance, results, options.caps);
+  opened.onChange((queryId, state) => {
+    if (poisoned) return;
+    send({ type: 'state', queryId, state });
+    if (state.error && isInstanceInvalidated(state.error.message)) {
+      poisoned = true;
+      send({ type: 'poisoned', queryId, message: state.error.message });
+    }
   });
-  warehouse = opened;
+  engine = opened;
 }
 
 async function handle(request: EngineRequest): Promise<void> {
@@ -86,9 +82,9 @@ async function handle(request: EngineRequest): Promise<void> {
     case 'cancel': {
       let error: string | null = null;
       try {
-        if (!warehouse) throw new Error('the engine is not open');
-        if (request.type === 'submit') await warehouse.submit(request.request, request.queryId);
-        else await warehouse.cancel(request.jobId, request.queryId);
+        if (!engine) throw new Error('the engine is not open');
+        if (request.type === 'submit') engine.submit(request.request, request.queryId);
+        else engine.cancel(request.queryId);
       } catch (caught) {
         error = messageOf(caught);
       }
@@ -100,7 +96,7 @@ async function handle(request: EngineRequest): Promise<void> {
       // process if it takes too long.
       let error: string | null = null;
       try {
-        await warehouse?.close();
+        await engine?.close();
         results?.close();
       } catch (caught) {
         error = messageOf(caught);

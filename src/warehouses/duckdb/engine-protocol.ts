@@ -19,7 +19,7 @@ export interface EngineOptions {
 export type EngineRequest =
   | { type: 'open'; options: EngineOptions }
   | { type: 'submit'; id: number; queryId: string; request: SubmitRequest }
-  | { type: 'cancel'; id: number; jobId: string; queryId: string }
+  | { type: 'cancel'; id: number; queryId: string }
   | { type: 'close'; id: number };
 
 /** Engine → API process. */

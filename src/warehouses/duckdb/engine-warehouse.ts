@@ -18,7 +18,7 @@ const ENGINE_MAIN = fileURLToPath(new URL('./engine-process.ts', import.meta.url
 const START_TIMEOUT_MS = 30_000;
 /** An engine that does not answer a request in this time is taken for hung and killed. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** How long a finished query's state stays for the poller to read (as in DuckDBWarehouse). */
+/** How long a finished query's state stays for the poller to read. */
 const FORGET_AFTER_MS = 10 * 60_000;
 /** After a SIGKILL, how long to wait for the exit before giving up on seeing it. */
 const EXIT_WAIT_MS = 5_000;
@@ -209,7 +209,7 @@ export class EngineWarehouse implements Warehouse {
     if (!query || isTerminal(query.state.status) || query.stopReason) return;
     query.stopReason = 'cancel';
     // The soft interrupt; its answer does not matter, the state reports how the query ends.
-    this.#request(query.engine, { type: 'cancel', jobId, queryId }).catch(() => {});
+    this.#request(query.engine, { type: 'cancel', queryId }).catch(() => {});
     if (this.#options.killAfterMs === 0) this.#hardStop(queryId, query, 'cancel');
     else query.killTimer = setTimeout(() => this.#hardStop(queryId, query, 'cancel'), this.#options.killAfterMs).unref();
   }

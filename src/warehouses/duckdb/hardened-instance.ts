@@ -23,7 +23,7 @@ const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  *  3. `enable_external_access = false`: no host files or network beyond those directories;
  *  4. `lock_configuration = true`: user SQL can change none of the above.
  * DuckDB's own advice is that these settings are defence in depth, not a sandbox; statement-level
- * checks in duckdb-warehouse.ts add a second layer.
+ * checks in duckdb-engine.ts add a second layer.
  */
 export async function openHardenedInstance(options: DuckDBHardening): Promise<DuckDBInstance> {
   if (options.path !== ':memory:') fs.mkdirSync(path.dirname(options.path), { recursive: true });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type DuckDBConnection,
   type DuckDBInstance,
@@ -10,10 +9,9 @@ import {
 } from '@duckdb/node-api';
 import { JobErrorCode } from '../../errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
-import type { Download, DownloadFormat } from '../../results/downloads.ts';
 import { columnChunks, convertRows } from '../../results/json-values.ts';
 import { type ParquetResultWriter, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
-import type { Column, QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
+import type { Column, QueryState, SubmitRequest } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 
 /**
@@ -63,9 +61,6 @@ class StatementError extends Error {
 /** How often an interrupt is sent again until the engine gives up the query. */
 const INTERRUPT_RETRY_MS = 100;
 
-/** How long a finished query's state stays in memory for the poller to read. */
-const FORGET_AFTER_MS = 10 * 60_000;
-
 const MERGE_COUNT_COLUMNS: Column[] = [
   { name: 'number of rows inserted', type: 'BIGINT', nullable: false },
   { name: 'number of rows updated', type: 'BIGINT', nullable: false },
@@ -74,21 +69,19 @@ const MERGE_COUNT_COLUMNS: Column[] = [
 
 /**
  * The embedded engine: a hardened DuckDB file in the process that runs it (the engine process,
- * engine-process.ts; EngineWarehouse is what the API process sees). Queries run on DuckDB's own
+ * engine-process.ts). It runs queries and reports each change of their state; the `Warehouse`
+ * port (status for the poller, results, describe) is EngineWarehouse's, in the API process. Queries run on DuckDB's own
  * threads (off the event loop), each job on a fresh connection so no session state (temporary
  * tables, variables, an open transaction) leaks from one job to the next. A query's result goes
  * from the engine straight into a Parquet file (ParquetResultWriter); the job service bounds how
  * many jobs run at once.
  */
-export class DuckDBWarehouse implements Warehouse {
-  readonly name = 'duckdb';
-  readonly forgetsOnRestart = true;
-  readonly idempotentSubmit = false;
+export class DuckDBEngine {
   readonly #instance: DuckDBInstance;
   readonly #results: ParquetResultWriter;
   readonly #caps: ResultCaps;
   readonly #queries = new Map<string, Query>();
-  readonly #listeners = new Set<(queryId: string) => void>();
+  readonly #listeners = new Set<(queryId: string, state: QueryState) => void>();
 
   constructor(instance: DuckDBInstance, results: ParquetResultWriter, caps: ResultCaps) {
     this.#instance = instance;
@@ -97,7 +90,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   /** `queryId` is given by the API process, which must know it before the engine reports on it. */
-  async submit(request: SubmitRequest, queryId: string = randomUUID()): Promise<string> {
+  submit(request: SubmitRequest, queryId: string): void {
     const query: Query = {
       state: { status: 'QUEUED', startedAt: null, endedAt: null, error: null, progress: null, dml: null },
       connection: null,
@@ -106,26 +99,10 @@ export class DuckDBWarehouse implements Warehouse {
     };
     this.#queries.set(queryId, query);
     void this.#run(queryId, query, request);
-    return queryId;
   }
 
-  async status(queryIds: readonly string[]): Promise<Map<string, QueryState>> {
-    const states = new Map<string, QueryState>();
-    for (const id of queryIds) {
-      const query = this.#queries.get(id);
-      if (query) states.set(id, { ...query.state });
-    }
-    return states;
-  }
-
-  async describe(): Promise<null> {
-    // Every query of the embedded engine is one of jobql's own jobs; there is nothing else to attach.
-    return null;
-  }
-
-  async cancel(_jobId: string, queryId: string | null): Promise<void> {
-    // DuckDB's submit returns at once, so a dispatched job always has its query id.
-    const query = queryId ? this.#queries.get(queryId) : undefined;
+  cancel(queryId: string): void {
+    const query = this.#queries.get(queryId);
     if (query) this.#stop(query, 'cancel');
   }
 
@@ -141,19 +118,8 @@ export class DuckDBWarehouse implements Warehouse {
     query.stopTimer = setInterval(() => query.connection?.interrupt(), INTERRUPT_RETRY_MS);
   }
 
-  async readResult(queryId: string, offset: number, limit: number): Promise<ResultPage | null> {
-    return this.#results.read(queryId, offset, limit);
-  }
-
-  async downloadResult(queryId: string, format: DownloadFormat): Promise<Download | null> {
-    return this.#results.download(queryId, format);
-  }
-
-  async deleteResult(queryId: string): Promise<void> {
-    this.#results.delete(queryId);
-  }
-
-  onChange(listener: (queryId: string) => void): () => void {
+  /** Called with every change of a query's state, in order; the final one ends its reports. */
+  onChange(listener: (queryId: string, state: QueryState) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -165,7 +131,7 @@ export class DuckDBWarehouse implements Warehouse {
 
   #changed(queryId: string, query: Query, patch: Partial<QueryState>): void {
     query.state = { ...query.state, ...patch };
-    for (const listener of this.#listeners) listener(queryId);
+    for (const listener of this.#listeners) listener(queryId, { ...query.state });
   }
 
   async #run(queryId: string, query: Query, request: SubmitRequest): Promise<void> {
@@ -191,8 +157,8 @@ export class DuckDBWarehouse implements Warehouse {
       if (query.stopTimer) clearInterval(query.stopTimer);
       query.connection = null;
       connection?.closeSync();
-      // The poller reads the final state within milliseconds; keep it long enough for any retry.
-      setTimeout(() => this.#queries.delete(queryId), FORGET_AFTER_MS).unref();
+      // The final state has been reported; the API process keeps it for the poller.
+      this.#queries.delete(queryId);
     }
   }
 
