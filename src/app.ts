@@ -1,24 +1,23 @@
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { createAuthenticator } from './auth/authenticator.ts';
+import { openSharedState } from './cluster/shared-state.ts';
 import type { Config } from './config.ts';
 import { RequestErrorCode, sendRequestError } from './errors.ts';
-import { type EventBus, InProcessEventBus } from './events/event-bus.ts';
+import type { EventBus } from './events/event-bus.ts';
 import type { GraphQLContext, ServerContext } from './graphql/context.ts';
 import { documentLimits } from './graphql/document-limits.ts';
 import { useErrorCodes } from './graphql/error-codes.ts';
 import { resolvers } from './graphql/resolvers.ts';
 import { serveWebSocket } from './graphql/websocket.ts';
 import { JobService } from './jobs/job-service.ts';
-import type { JobStore } from './jobs/job-store.ts';
 import type { Logger } from './logger.ts';
+import { instrumentBus, Metrics, serveMetrics } from './observability/metrics.ts';
 import { isDownloadRoute, serveDownload } from './results/download-route.ts';
-import { SqliteJobStore } from './store/sqlite-job-store.ts';
-import { openWarehouse } from './warehouses/open-warehouse.ts';
+import { type OpenedWarehouse, openWarehouse } from './warehouses/open-warehouse.ts';
 import type { Warehouse } from './warehouses/warehouse.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
@@ -35,13 +34,20 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** Parts given instead of the ones the configuration names (benchmarks drive a scripted warehouse). */
+export interface AppParts {
+  warehouse?: OpenedWarehouse;
+}
+
 /** Wires the parts together: stores, warehouse, job service, and one HTTP server for everything. */
-export async function buildApp(config: Config, logger: Logger): Promise<App> {
+export async function buildApp(config: Config, logger: Logger, parts: AppParts = {}): Promise<App> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const store: JobStore = new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'));
-  const opened = await openWarehouse(config, logger);
+  const shared = await openSharedState(config, logger);
+  const { store } = shared;
+  const opened = parts.warehouse ?? (await openWarehouse(config, logger));
   const { warehouse } = opened;
-  const bus = new InProcessEventBus();
+  const metrics = config.metrics ? new Metrics() : null;
+  const bus = instrumentBus(shared.bus, metrics);
   const jobs = new JobService({
     store,
     warehouse,
@@ -50,6 +56,8 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     resultTtlSeconds: config.resultTtlSeconds,
     pollBackoffMs: config.pollBackoffMs,
     maxStatusChecksPerSecond: config.maxStatusChecksPerSecond,
+    ...(shared.submissionLimiter ? { submissionLimiter: shared.submissionLimiter } : {}),
+    instance: shared.instance,
     logger: logger.child({ component: 'jobs' }),
   });
   const authenticator = createAuthenticator(config.auth);
@@ -60,7 +68,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         'local principal that may do everything. For local use only.',
     );
   }
-  const services = { jobs, warehouse, bus, limits: config.limits };
+  const services = { jobs, warehouse, bus, limits: config.limits, metrics };
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: createSchema<GraphQLContext>({
@@ -95,8 +103,13 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
       return;
     }
+    // Unauthenticated, for scrapers: counts only, no job ids, SQL or principals.
+    if (route === '/metrics') {
+      void serveMetrics(req, res, metrics, logger);
+      return;
+    }
     if (route && isDownloadRoute(route)) {
-      serveDownload(req, res, { jobs, warehouse, authenticator, log: logger }).catch((error: unknown) => {
+      serveDownload(req, res, { jobs, warehouse, authenticator, log: logger, observer: metrics }).catch((error: unknown) => {
         logger.error({ err: error, url: req.url }, 'download failed');
         if (!res.headersSent) {
           sendRequestError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
@@ -118,6 +131,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     transport: config.transport,
     log: logger.child({ component: 'websocket' }),
   });
+  metrics?.watch({ store, bus, poller: jobs.poller, sockets: () => wss.clients.size });
 
   let url = '';
   return {
@@ -147,7 +161,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await opened.close();
-      await store.close();
+      await shared.close();
       logger.info('jobql stopped');
     },
   };

@@ -56,6 +56,13 @@ const schema = z.object({
   JOBQL_GRAPHIQL: bool.optional(),
   JOBQL_INTROSPECTION: bool.optional(),
   JOBQL_ALLOW_ATTACH: bool.default(true),
+  JOBQL_METRICS: bool.default(true),
+  // Several instances (Snowflake only): jobs in PostgreSQL, events and shared limits in Redis.
+  JOBQL_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  JOBQL_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  JOBQL_REDIS_PREFIX: z.string().min(1).max(100).default('jobql:'),
+  JOBQL_LEASE_TTL_MS: int(1000, 600_000).default(15_000),
+  JOBQL_DATABASE_POOL_SIZE: int(1, 1000).default(10),
   // Authentication: nothing configured means open mode (local use only, see README "Security").
   JOBQL_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   JOBQL_JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'a PEM public key' }).optional(),
@@ -144,6 +151,17 @@ export interface Config {
   pollBackoffMs: number[];
   shutdownGraceMs: number;
   graphiql: boolean;
+  /** Whether `GET /metrics` (Prometheus text) is served. */
+  metrics: boolean;
+  /** Set when several instances share PostgreSQL and Redis; null for one process on SQLite. */
+  cluster: {
+    databaseUrl: string;
+    databasePoolSize: number;
+    redisUrl: string;
+    redisPrefix: string;
+  } | null;
+  /** How long an instance's polling lease on a job lasts without renewal. */
+  leaseTtlMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -234,10 +252,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
     graphiql: e.JOBQL_GRAPHIQL ?? open,
+    metrics: e.JOBQL_METRICS,
+    cluster: clusterSettings(e),
+    leaseTtlMs: e.JOBQL_LEASE_TTL_MS,
   };
 }
 
 type Env = z.infer<typeof schema>;
+
+/** Multi-instance settings: both stores or neither, and never with the embedded warehouse. */
+function clusterSettings(e: Env): Config['cluster'] {
+  const database = e.JOBQL_DATABASE_URL;
+  const redis = e.JOBQL_REDIS_URL;
+  if (!database && !redis) return null;
+  if (e.JOBQL_WAREHOUSE === 'duckdb') {
+    throw new ConfigError(
+      'Invalid configuration:\n  JOBQL_DATABASE_URL and JOBQL_REDIS_URL run jobql as several instances, which the embedded\n' +
+        '  DuckDB warehouse cannot do: its database and results live inside one process and one machine.\n' +
+        '  Run one instance without them, or set JOBQL_WAREHOUSE=snowflake.',
+    );
+  }
+  if (!database || !redis) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ${database ? 'JOBQL_REDIS_URL' : 'JOBQL_DATABASE_URL'} is missing: several instances need ` +
+        'both the PostgreSQL job store (JOBQL_DATABASE_URL) and Redis for events and shared limits (JOBQL_REDIS_URL).',
+    );
+  }
+  return { databaseUrl: database, databasePoolSize: e.JOBQL_DATABASE_POOL_SIZE, redisUrl: redis, redisPrefix: e.JOBQL_REDIS_PREFIX };
+}
 
 function authSettings(e: Env): Config['auth'] {
   let apiKeys: ApiKeyEntry[];

@@ -1,12 +1,16 @@
 import type { JobStatusEvent } from '../jobs/job.ts';
+import { eventStream } from './event-stream.ts';
 
 /** A stream of one job's events; `return()` (or `for await` ending) removes its listener. */
-export type JobEventStream = AsyncIterableIterator<JobStatusEvent>;
+export interface JobEventStream extends AsyncIterableIterator<JobStatusEvent> {
+  /** Resolves once the bus delivers this job's events to the stream (at once in process; Redis confirms). */
+  ready: Promise<void>;
+}
 
 /**
- * Carries job transitions from the process that applies them to the subscribers. `subscribe`
- * registers its listener before it returns, so a caller that subscribes, then reads the stored
- * job, cannot miss a transition that lands in between (the per-job sequence removes duplicates).
+ * Carries job transitions from the process that applies them to the subscribers. A caller that
+ * subscribes, waits for `ready`, then reads the stored job cannot miss a transition that lands in
+ * between (the per-job sequence removes duplicates).
  */
 export interface EventBus {
   publish(event: JobStatusEvent): void;
@@ -15,6 +19,7 @@ export interface EventBus {
   listenerCount(): number;
 }
 
+/** The bus of a single process: listeners in a map, each event object handed to all of them. */
 export class InProcessEventBus implements EventBus {
   readonly #listeners = new Map<string, Set<(event: JobStatusEvent) => void>>();
 
@@ -30,50 +35,17 @@ export class InProcessEventBus implements EventBus {
   }
 
   subscribe(jobId: string): JobEventStream {
-    const buffer: JobStatusEvent[] = [];
-    let wake: ((result: IteratorResult<JobStatusEvent>) => void) | null = null;
-    let closed = false;
-
-    const listener = (event: JobStatusEvent): void => {
-      if (wake) {
-        const resolve = wake;
-        wake = null;
-        resolve({ value: event, done: false });
-      } else {
-        buffer.push(event);
-      }
-    };
+    const { stream, push } = eventStream(() => {
+      const listeners = this.#listeners.get(jobId);
+      listeners?.delete(push);
+      if (listeners?.size === 0) this.#listeners.delete(jobId);
+    });
     let set = this.#listeners.get(jobId);
     if (!set) {
       set = new Set();
       this.#listeners.set(jobId, set);
     }
-    set.add(listener);
-
-    const close = (): IteratorResult<JobStatusEvent> => {
-      if (!closed) {
-        closed = true;
-        const listeners = this.#listeners.get(jobId);
-        listeners?.delete(listener);
-        if (listeners?.size === 0) this.#listeners.delete(jobId);
-        buffer.length = 0;
-        wake?.({ value: undefined, done: true });
-        wake = null;
-      }
-      return { value: undefined, done: true };
-    };
-
-    return {
-      next: () => {
-        const event = buffer.shift();
-        if (event) return Promise.resolve({ value: event, done: false });
-        if (closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (wake = resolve));
-      },
-      return: () => Promise.resolve(close()),
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    set.add(push);
+    return stream;
   }
 }

@@ -5,6 +5,14 @@ import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import { isTerminal } from '../jobs/status.ts';
 
+/** What a stream reports, for metrics: open streams, and how late a terminal event reached its subscriber. */
+export interface JobStatusStreamObserver {
+  streamOpened(): void;
+  streamClosed(): void;
+  /** A terminal event that arrived on the bus while the stream was open, as it is handed over. */
+  terminalEventDelivered(event: JobStatusEvent): void;
+}
+
 /**
  * The `jobStatus` event stream: the job's current state, then every later transition, then the
  * end after a terminal state. A job the principal may not see ends it with NOT_FOUND before any
@@ -20,12 +28,18 @@ export function jobStatusStream(
   principal: Principal,
   jobs: JobService,
   bus: EventBus,
+  observer: JobStatusStreamObserver | null = null,
 ): AsyncIterableIterator<JobStatusEvent> {
   const stream = bus.subscribe(id);
   let phase: 'start' | 'events' | 'last-sent' | 'done' = 'start';
   let lastSequence = 0;
+  // Its own flag: `phase` can be set again by a `next` that was awaiting the store during a `return`.
+  let open = true;
+  observer?.streamOpened();
 
   const finish = async (): Promise<IteratorResult<JobStatusEvent>> => {
+    if (open) observer?.streamClosed();
+    open = false;
     phase = 'done';
     await stream.return?.();
     return { value: undefined, done: true };
@@ -36,7 +50,7 @@ export function jobStatusStream(
       if (phase === 'done') return { value: undefined, done: true };
       if (phase === 'last-sent') return finish();
       if (phase === 'start') {
-        const job = await jobs.get(id, principal).catch(async (error: unknown) => {
+        const job = await stream.ready.then(() => jobs.get(id, principal)).catch(async (error: unknown) => {
           await finish();
           throw error;
         });
@@ -53,7 +67,10 @@ export function jobStatusStream(
         if (next.done || phase !== 'events') return finish();
         if (next.value.sequence <= lastSequence) continue;
         lastSequence = next.value.sequence;
-        if (isTerminal(next.value.status)) phase = 'last-sent';
+        if (isTerminal(next.value.status)) {
+          phase = 'last-sent';
+          observer?.terminalEventDelivered(next.value);
+        }
         return { value: next.value, done: false };
       }
     },

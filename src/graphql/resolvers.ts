@@ -55,7 +55,7 @@ export const resolvers: Resolvers = {
 
   Subscription: {
     jobStatus: {
-      subscribe: (_, { id }, { jobs, bus, principal }) => jobStatusStream(id, principal, jobs, bus),
+      subscribe: (_, { id }, { jobs, bus, principal, metrics }) => jobStatusStream(id, principal, jobs, bus, metrics),
       resolve: (event: JobStatusEvent) => event,
     },
   },
@@ -96,6 +96,10 @@ export const resolvers: Resolvers = {
   },
 
   ResultPage: {
+    rows: (page, _, { metrics }) => {
+      metrics?.rowsServed('graphql', page.rows.length);
+      return page.rows;
+    },
     pageInfo: (page) => {
       const end = page.offset + page.rows.length;
       return {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { mayAccess, type Principal } from '../auth/principal.ts';
 import { JobErrorCode, RequestErrorCode, requestError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
 import { eventOf, type Job, type JsonValue } from './job.ts';
-import type { JobFilter, JobPage, JobPatch, JobStore } from './job-store.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease } from './job-store.ts';
 import { Poller } from './poller.ts';
 import { splitStatements } from './sql-statements.ts';
 import { canTransition, isTerminal, type JobStatus } from './status.ts';
@@ -50,6 +50,18 @@ const EXPIRY_SWEEP_MS = 60_000;
 const EXPIRY_BATCH = 100;
 /** How often a transition is retried when a concurrent writer moved the job first. */
 const CAS_ATTEMPTS = 5;
+/** Jobs taken over per lease pass; the next pass takes more. */
+const LEASE_BATCH = 500;
+/** The longest time between two lease passes. */
+const LEASE_PASS_MS = 1000;
+
+/** Who this process is among the instances sharing a job store, and how long its leases last. */
+export interface Instance {
+  /** Unique per running process when several share a store; fixed when one process owns the store. */
+  id: string;
+  /** A lease not renewed within this time passes to another instance. Renewed every third of it, or every second. */
+  leaseTtlMs: number;
+}
 
 /**
  * The jobs: submit, cancel, read, and the one place that changes a job's status (`#transition`).
@@ -63,9 +75,17 @@ export class JobService {
   readonly #limits: JobLimits;
   readonly #log: Logger;
   readonly poller: Poller;
-  /** Jobs handed to the warehouse and not yet terminal, with their owners. */
+  /**
+   * Jobs this instance handed to the warehouse or took over, not yet terminal, with their owners:
+   * the jobs whose polling lease it holds and renews. Attached queries count too: they run.
+   */
   readonly #running = new Map<string, string>();
-  readonly #submissions: RateLimiterMemory;
+  /** Jobs this instance is claiming right now (not yet in #running): a lease pass must not adopt them. */
+  readonly #claiming = new Set<string>();
+  readonly #submissions: RateLimiterAbstract;
+  readonly #instance: Instance;
+  #leaseTimer: NodeJS.Timeout | null = null;
+  #leasePass: Promise<void> | null = null;
   #pumping: Promise<void> | null = null;
   #pumpAgain = false;
   #accepting = true;
@@ -82,6 +102,9 @@ export class JobService {
     pollBackoffMs: readonly number[];
     /** The global budget of warehouse status checks (see Poller). */
     maxStatusChecksPerSecond?: number;
+    /** Counts submissions per principal; in memory unless shared by several instances (Redis). */
+    submissionLimiter?: RateLimiterAbstract;
+    instance: Instance;
     logger: Logger;
   }) {
     this.#store = deps.store;
@@ -90,7 +113,9 @@ export class JobService {
     this.#limits = deps.limits;
     this.#log = deps.logger;
     this.#resultTtlMs = deps.resultTtlSeconds * 1000;
-    this.#submissions = new RateLimiterMemory({ points: deps.limits.maxSubmissionsPerMinute, duration: 60 });
+    this.#instance = deps.instance;
+    this.#submissions =
+      deps.submissionLimiter ?? new RateLimiterMemory({ points: deps.limits.maxSubmissionsPerMinute, duration: 60 });
     this.poller = new Poller({
       warehouse: deps.warehouse,
       backoffMs: deps.pollBackoffMs,
@@ -105,25 +130,74 @@ export class JobService {
   }
 
   /**
-   * Picks up after a restart: jobs never handed to the warehouse wait to run again; jobs that were
-   * are polled, and a warehouse that forgot them (the embedded one) ends them JOB_INTERRUPTED.
+   * Picks up after a restart: jobs never handed to the warehouse wait to run again; dispatched
+   * jobs whose lease is free (or this instance's) are polled, and a warehouse that forgot them (the
+   * embedded one) ends them JOB_INTERRUPTED. Then the lease pass repeats every third of the lease
+   * time: it renews this instance's leases, takes over the jobs of instances that died, and
+   * dispatches jobs queued through other instances.
    */
   async recover(): Promise<void> {
     for (const job of await this.#store.listUnfinished()) {
-      if (!job.dispatchedAt) {
-        if (job.status === 'ABORTING') await this.#finishCancel(job);
-        continue;
-      }
-      this.#running.set(job.id, job.owner);
-      if (job.queryId) this.poller.track(job.id, job.queryId);
-      // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
-      else if (this.#warehouse.idempotentSubmit) await this.#submitClaimed(job);
-      else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
+      if (!job.dispatchedAt && job.status === 'ABORTING') await this.#finishCancel(job);
     }
-    this.#pump();
+    await this.#leaseRound();
+    // At least every second, so that released leases and jobs queued through other instances are
+    // picked up quickly; a lease outlives three missed passes.
+    this.#leaseTimer = setInterval(() => void this.#leaseRound(), Math.min(LEASE_PASS_MS, Math.floor(this.#instance.leaseTtlMs / 3)));
+    this.#leaseTimer.unref();
     await this.sweepExpiredResults();
     this.#sweepTimer = setInterval(() => void this.sweepExpiredResults(), Math.min(EXPIRY_SWEEP_MS, this.#resultTtlMs));
     this.#sweepTimer.unref();
+  }
+
+  #lease(): Lease {
+    return { holder: this.#instance.id, until: new Date(Date.now() + this.#instance.leaseTtlMs) };
+  }
+
+  /** One lease pass (never two at once): renew, take over, dispatch. */
+  #leaseRound(): Promise<void> {
+    this.#leasePass ??= this.#renewAndTakeOver()
+      .catch((error: unknown) => this.#log.error({ err: error }, 'lease pass failed'))
+      .finally(() => {
+        this.#leasePass = null;
+        this.#pump();
+      });
+    return this.#leasePass;
+  }
+
+  async #renewAndTakeOver(): Promise<void> {
+    if (!this.#accepting) return;
+    const held = [...this.#running.keys()];
+    const kept = new Set(await this.#store.renewLeases(held, this.#lease()));
+    for (const id of held) {
+      // Taken over (this process stalled past its lease): the new holder polls it now, not us.
+      if (kept.has(id) || !this.#running.has(id)) continue;
+      this.#running.delete(id);
+      const job = await this.#store.get(id);
+      if (job?.queryId) this.poller.untrack(job.queryId);
+      this.#log.warn({ jobId: id }, 'polling lease lost to another instance');
+    }
+    for (;;) {
+      const taken = await this.#store.acquireLeases(this.#lease(), new Date(), LEASE_BATCH);
+      let adopted = 0;
+      for (const job of taken) if (await this.#adopt(job)) adopted += 1;
+      if (adopted > 0) this.#log.info({ adopted }, 'took over jobs');
+      if (taken.length < LEASE_BATCH) break;
+    }
+  }
+
+  /**
+   * Starts polling a dispatched job whose lease this instance just took (after a restart, or from
+   * an instance that died). False when it is already this instance's.
+   */
+  async #adopt(job: Job): Promise<boolean> {
+    if (this.#running.has(job.id) || this.#claiming.has(job.id) || isTerminal(job.status)) return false;
+    this.#running.set(job.id, job.owner);
+    if (job.queryId) this.poller.track(job.id, job.queryId);
+    // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
+    else if (this.#warehouse.idempotentSubmit) await this.#submitClaimed(job);
+    else await this.#interrupted(job, 'The server stopped before the warehouse accepted this job');
+    return true;
   }
 
   /** Deletes the stored results that passed their `resultExpiresAt`; each exactly once. */
@@ -245,6 +319,7 @@ export class JobService {
     const stream = this.#bus.subscribe(id);
     let timer: NodeJS.Timeout | undefined;
     try {
+      await stream.ready;
       const job = await this.#store.get(id);
       if (!job) throw new Error(`waitForEnd: no job ${id}`);
       if (isTerminal(job.status)) return job;
@@ -313,8 +388,10 @@ export class JobService {
       statementCount: 1,
       submittedAt: now,
     });
-    await this.#store.claim(inserted.id, now);
+    this.#claiming.add(inserted.id);
+    await this.#store.claim(inserted.id, now, this.#lease()).finally(() => this.#claiming.delete(inserted.id));
     const job = (await this.#store.update(inserted.id, { queryId: normalized })) ?? inserted;
+    this.#running.set(job.id, job.owner);
     this.#log.info({ jobId: job.id, queryId: normalized }, 'query attached');
     this.#bus.publish(eventOf(job));
     this.poller.track(job.id, normalized);
@@ -341,6 +418,8 @@ export class JobService {
   async drain(graceMs: number): Promise<void> {
     this.#accepting = false;
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    await this.#leasePass;
     await this.#pumping;
     if (this.#running.size > 0) {
       await new Promise<void>((resolve) => {
@@ -357,11 +436,14 @@ export class JobService {
       });
     }
     await this.poller.stop();
+    if (!this.#warehouse.forgetsOnRestart) {
+      // The queries run on in the warehouse: another instance (or this one, restarted) polls them now.
+      await this.#store.releaseLeases(this.#instance.id, [...this.#running.keys()]);
+      return;
+    }
     for (const id of this.#running.keys()) {
       const job = await this.#store.get(id);
-      if (job && !isTerminal(job.status) && this.#warehouse.forgetsOnRestart) {
-        await this.#interrupted(job, 'The server shut down while this job was running');
-      }
+      if (job && !isTerminal(job.status)) await this.#interrupted(job, 'The server shut down while this job was running');
     }
   }
 
@@ -475,9 +557,11 @@ export class JobService {
   }
 
   async #dispatch(waiting: Job): Promise<void> {
-    const job = await this.#store.claim(waiting.id, new Date());
+    this.#claiming.add(waiting.id);
+    const job = await this.#store.claim(waiting.id, new Date(), this.#lease()).finally(() => this.#claiming.delete(waiting.id));
     if (!job) {
-      this.#pumpAgain = true; // cancelled meanwhile: its slot goes to the next waiting job
+      // Cancelled meanwhile, or another instance claimed it: the slot goes to the next waiting job.
+      this.#pumpAgain = true;
       return;
     }
     this.#running.set(job.id, job.owner);

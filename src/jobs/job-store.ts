@@ -35,6 +35,15 @@ export interface JobFilter {
   submittedBefore?: Date;
 }
 
+/**
+ * The right to poll a job: held by one server instance (`holder`) until `until`, renewed while the
+ * instance lives. Another instance takes a job over once its lease has run out.
+ */
+export interface Lease {
+  holder: string;
+  until: Date;
+}
+
 export interface JobPage {
   jobs: Job[];
   hasNextPage: boolean;
@@ -68,7 +77,19 @@ export interface JobStore {
    * Null when the claim lost. Recorded before the warehouse sees the query: a job without
    * `dispatchedAt` has certainly not run, so it can be run after a restart.
    */
-  claim(id: string, at: Date): Promise<Job | null>;
+  claim(id: string, at: Date, lease: Lease): Promise<Job | null>;
+  /**
+   * Takes the polling lease of up to `limit` dispatched, unfinished jobs whose lease is free, has
+   * run out by `now`, or is already `lease.holder`'s; oldest first. Atomic across instances: two
+   * callers never both get one job.
+   */
+  acquireLeases(lease: Lease, now: Date, limit: number): Promise<Job[]>;
+  /** Extends the holder's leases on these jobs; returns the ids it still holds (others were taken over). */
+  renewLeases(ids: readonly string[], lease: Lease): Promise<string[]>;
+  /** Gives up the holder's leases on these jobs, so that another instance takes them at once. */
+  releaseLeases(holder: string, ids: readonly string[]): Promise<void>;
+  /** How many jobs are in each status (statuses with none are left out); for metrics. */
+  countByStatus(): Promise<Partial<Record<JobStatus, number>>>;
   /** Up to `limit` jobs whose result expired by `now` and is not yet marked deleted. */
   listExpiredResults(now: Date, limit: number): Promise<Job[]>;
   /** Records that these jobs' results are deleted (after the deletion, so a crash repeats it). */

@@ -1,5 +1,12 @@
 import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
 
+/**
+ * Told of every warehouse status call once it settled: how long it took (seconds), how many query
+ * ids it asked about, and whether it threw. For metrics; it must not throw (if it does, the error
+ * goes to `onError` and polling carries on).
+ */
+export type StatusCallObserver = (durationSeconds: number, queries: number, failed: boolean) => void;
+
 export interface PollerOptions {
   warehouse: Warehouse;
   /**
@@ -15,6 +22,8 @@ export interface PollerOptions {
    * holding one second's worth). Due checks over budget wait, oldest first. Default: no limit.
    */
   maxChecksPerSecond?: number;
+  /** See StatusCallObserver; can also be set after construction with `observe`. */
+  onStatusCall?: StatusCallObserver;
 }
 
 interface Tracked {
@@ -48,9 +57,11 @@ export class Poller {
   #tokensAt = Date.now();
   /** No tick before this time: the budget ran out. */
   #budgetWaitUntil = 0;
+  #onStatusCall: StatusCallObserver | undefined;
 
   constructor(options: PollerOptions) {
     this.#options = options;
+    this.#onStatusCall = options.onStatusCall;
     this.#tokens = options.maxChecksPerSecond ?? Infinity;
     this.#removeListener = options.warehouse.onChange((queryId) => this.nudge(queryId));
   }
@@ -59,10 +70,23 @@ export class Poller {
     return this.#tracked.size;
   }
 
+  /**
+   * Sets (or, with undefined, removes) the observer of status calls. The poller is made inside the
+   * job service, so whoever wires metrics sets it here afterwards.
+   */
+  observe(observer: StatusCallObserver | undefined): void {
+    this.#onStatusCall = observer;
+  }
+
   track(jobId: string, queryId: string): void {
     if (this.#stopped) return;
     this.#tracked.set(queryId, { jobId, checks: 0, dueAt: Date.now() + this.#delay(0), nudges: 0 });
     this.#schedule();
+  }
+
+  /** Stops checking this query (another instance took its job over). */
+  untrack(queryId: string): void {
+    this.#tracked.delete(queryId);
   }
 
   /** Check this query at once (an adapter saw it change). */
@@ -142,7 +166,15 @@ export class Poller {
     this.stats.ticks += 1;
     this.stats.statusCalls += 1;
     this.stats.queriesChecked += due.length;
-    const states = await this.#options.warehouse.status(due.map(([queryId]) => queryId));
+    const started = performance.now();
+    let states: Map<string, QueryState>;
+    try {
+      states = await this.#options.warehouse.status(due.map(([queryId]) => queryId));
+    } catch (error) {
+      this.#reportStatusCall(started, due.length, true);
+      throw error;
+    }
+    this.#reportStatusCall(started, due.length, false);
     for (const [queryId, entry] of due) {
       let finished = false;
       try {
@@ -157,6 +189,15 @@ export class Poller {
         entry.checks += 1;
         entry.dueAt = Date.now() + this.#delay(entry.checks);
       }
+    }
+  }
+
+  #reportStatusCall(started: number, queries: number, failed: boolean): void {
+    if (!this.#onStatusCall) return;
+    try {
+      this.#onStatusCall((performance.now() - started) / 1000, queries, failed);
+    } catch (error) {
+      this.#options.onError(error);
     }
   }
 }

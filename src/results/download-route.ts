@@ -7,7 +7,14 @@ import type { Job } from '../jobs/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { Logger } from '../logger.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
-import { DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from './downloads.ts';
+import { countBytes, DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from './downloads.ts';
+
+/** What a download reports, for metrics. */
+export interface DownloadObserver {
+  downloadStarted(format: DownloadFormat): void;
+  /** Body bytes handed to the response, as they go. */
+  bytesServed(format: DownloadFormat, bytes: number): void;
+}
 
 const ROUTE = /^\/jobs\/([^/]+)\/result\.([a-z]+)$/;
 
@@ -29,7 +36,13 @@ export function isDownloadRoute(pathname: string): boolean {
 export async function serveDownload(
   req: IncomingMessage,
   res: ServerResponse,
-  deps: { jobs: JobService; warehouse: Warehouse; authenticator: Authenticator; log: Logger },
+  deps: {
+    jobs: JobService;
+    warehouse: Warehouse;
+    authenticator: Authenticator;
+    log: Logger;
+    observer?: DownloadObserver | null;
+  },
 ): Promise<void> {
   const { jobs, warehouse, log } = deps;
   const fail = (status: number, code: RequestErrorCode, message: string): void => sendRequestError(res, status, code, message);
@@ -77,8 +90,14 @@ export async function serveDownload(
     'content-disposition': `attachment; filename="${job.id}.${extension}"`,
     'cache-control': 'no-store',
   });
+  const observer = deps.observer;
   try {
-    await pipeline(download.body, res);
+    if (observer) {
+      observer.downloadStarted(format);
+      await pipeline(download.body, countBytes((bytes) => observer.bytesServed(format, bytes)), res);
+    } else {
+      await pipeline(download.body, res);
+    }
   } catch (error) {
     // A client that goes away mid-download is not an error of ours.
     if (!res.destroyed) log.error({ err: error, jobId: job.id, format }, 'download failed');

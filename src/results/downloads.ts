@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
 import { columnChunks, convertRows } from './json-values.ts';
@@ -26,6 +26,16 @@ export function fileStream(file: string, format: DownloadFormat, options: { dele
   const body = fs.createReadStream(file);
   if (options.deleteAfter) body.once('close', () => fs.rm(file, { force: true }, () => {}));
   return { format, body };
+}
+
+/** Passes a download's body through unchanged, telling `onBytes` the size of each chunk (for metrics). */
+export function countBytes(onBytes: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { Job, JsonValue } from '../jobs/job.ts';
-import type { JobFilter, JobPage, JobPatch, JobStore, NewJob } from '../jobs/job-store.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from '../jobs/job-store.ts';
 import { TERMINAL_STATUSES, type JobStatus } from '../jobs/status.ts';
 
 /**
@@ -43,6 +43,10 @@ const MIGRATIONS = [
    ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
    CREATE INDEX jobs_by_owner ON jobs (owner, seq);
    CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;`,
+  // Polling leases (see JobStore.acquireLeases); one instance holds them all here, but the job
+  // service works the same way on every store.
+  `ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
+   ALTER TABLE jobs ADD COLUMN lease_until INTEGER;`,
 ];
 
 interface Row {
@@ -267,12 +271,56 @@ export class SqliteJobStore implements JobStore {
     return this.#one(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? RETURNING *`, ...values, id);
   }
 
-  async claim(id: string, at: Date): Promise<Job | null> {
+  async claim(id: string, at: Date, lease: Lease): Promise<Job | null> {
     return this.#one(
-      `UPDATE jobs SET dispatched_at = ? WHERE id = ? AND status = 'QUEUED' AND dispatched_at IS NULL RETURNING *`,
+      `UPDATE jobs SET dispatched_at = ?, lease_holder = ?, lease_until = ?
+       WHERE id = ? AND status = 'QUEUED' AND dispatched_at IS NULL RETURNING *`,
       at.getTime(),
+      lease.holder,
+      lease.until.getTime(),
       id,
     );
+  }
+
+  async acquireLeases(lease: Lease, now: Date, limit: number): Promise<Job[]> {
+    // One statement, so atomic; SQLite serializes writers.
+    return this.#all(
+      `UPDATE jobs SET lease_holder = ?, lease_until = ?
+       WHERE seq IN (SELECT seq FROM jobs
+                     WHERE status NOT IN (${TERMINAL_LIST}) AND dispatched_at IS NOT NULL
+                       AND (lease_holder IS NULL OR lease_holder = ? OR lease_until <= ?)
+                     ORDER BY seq LIMIT ?)
+       RETURNING *`,
+      lease.holder,
+      lease.until.getTime(),
+      lease.holder,
+      now.getTime(),
+      limit,
+    ).sort((a, b) => a.seq - b.seq);
+  }
+
+  async renewLeases(ids: readonly string[], lease: Lease): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = this.#prepare(
+      `UPDATE jobs SET lease_until = ? WHERE lease_holder = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`,
+    ).all(lease.until.getTime(), lease.holder, JSON.stringify(ids)) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  async releaseLeases(holder: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.#prepare(
+      `UPDATE jobs SET lease_holder = NULL, lease_until = NULL
+       WHERE lease_holder = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).run(holder, JSON.stringify(ids));
+  }
+
+  async countByStatus(): Promise<Partial<Record<JobStatus, number>>> {
+    const rows = this.#prepare('SELECT status, count(*) AS n FROM jobs GROUP BY status').all() as {
+      status: JobStatus;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   async listExpiredResults(now: Date, limit: number): Promise<Job[]> {

@@ -81,6 +81,8 @@ export interface SnowflakeDouble {
   requestIds: string[];
   /** Monitoring requests received, by query id. */
   monitoringCalls: Map<string, number>;
+  /** Every monitoring request: which query, from which login session (one per client), when. */
+  monitoringLog: { queryId: string; sessionId: number; at: number }[];
   /** Expire every session token: the next request gets 390112, and renewal works. */
   expireSessions(): void;
   /** Forget every session and master token: requests get 390104 and renewal fails (a lost session). */
@@ -140,6 +142,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
   const byRequestId = new Map<string, QueryRecord>();
   const requestIds: string[] = [];
   const monitoringCalls = new Map<string, number>();
+  const monitoringLog: SnowflakeDouble['monitoringLog'] = [];
   const faults: Faults = {
     tooManyRequests: 0,
     unavailable: 0,
@@ -537,6 +540,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     if (monitoring?.[1]) {
       count('monitoring');
       monitoringCalls.set(monitoring[1], (monitoringCalls.get(monitoring[1]) ?? 0) + 1);
+      monitoringLog.push({ queryId: monitoring[1], sessionId: session.id, at: Date.now() });
       const query = queries.get(monitoring[1]);
       if (!query) return send(200, ok({ queries: [] }));
       return send(
@@ -609,6 +613,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     queries,
     requestIds,
     monitoringCalls,
+    monitoringLog,
     logins,
     expireSessions() {
       for (const session of sessions.values()) session.expiresAt = 0;

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { type RateLimiterAbstract, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { Config } from '../config.ts';
+import { type EventBus, InProcessEventBus } from '../events/event-bus.ts';
+import { RedisEventBus } from '../events/redis-event-bus.ts';
+import type { Instance } from '../jobs/job-service.ts';
+import type { JobStore } from '../jobs/job-store.ts';
+import type { Logger } from '../logger.ts';
+import { PostgresJobStore } from '../store/postgres-job-store.ts';
+import { SqliteJobStore } from '../store/sqlite-job-store.ts';
+
+/** What the instances of one deployment share: where jobs live, how events travel, shared limits. */
+export interface SharedState {
+  store: JobStore;
+  bus: EventBus;
+  /** Submissions per principal per minute, counted across instances; null counts in process. */
+  submissionLimiter: RateLimiterAbstract | null;
+  instance: Instance;
+  close(): Promise<void>;
+}
+
+/**
+ * One process: the SQLite file and an in-process bus; it is the only lease holder, under a fixed
+ * name, so a restart picks its own jobs up at once. Several instances (Snowflake only, see
+ * config.ts): PostgreSQL, Redis pub/sub and Redis-backed limits, and a name unique to this process,
+ * so the leases of a process that died run out and pass to the others.
+ */
+export async function openSharedState(config: Config, logger: Logger): Promise<SharedState> {
+  if (!config.cluster) {
+    const store = new SqliteJobStore(path.join(config.dataDir, 'jobs.sqlite'));
+    return {
+      store,
+      bus: new InProcessEventBus(),
+      submissionLimiter: null,
+      instance: { id: 'local', leaseTtlMs: config.leaseTtlMs },
+      close: () => store.close(),
+    };
+  }
+  const { databaseUrl, databasePoolSize, redisUrl, redisPrefix } = config.cluster;
+  const log = logger.child({ component: 'cluster' });
+  const instanceId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const store = await PostgresJobStore.open(databaseUrl, {
+    poolSize: databasePoolSize,
+    applicationName: `jobql ${instanceId}`,
+    onError: (error) => log.warn({ err: error }, 'PostgreSQL connection error'),
+  });
+  const redis = (role: string): Redis => {
+    const client = new Redis(redisUrl, { connectionName: `jobql-${role}`, maxRetriesPerRequest: 3 });
+    client.on('error', (error: unknown) => log.warn({ err: error, role }, 'Redis connection error'));
+    return client;
+  };
+  const publisher = redis('publish');
+  const subscriber = redis('subscribe');
+  try {
+    await Promise.all([publisher.ping(), subscriber.ping()]);
+  } catch (error) {
+    publisher.disconnect();
+    subscriber.disconnect();
+    await store.close();
+    throw new Error(`Redis at JOBQL_REDIS_URL did not answer: ${(error as Error).message}`, { cause: error });
+  }
+  log.info({ instance: instanceId }, 'joined the cluster (PostgreSQL job store, Redis events)');
+  return {
+    store,
+    bus: new RedisEventBus({ publisher, subscriber, channelPrefix: redisPrefix }),
+    submissionLimiter: new RateLimiterRedis({
+      storeClient: publisher,
+      keyPrefix: `${redisPrefix}submissions`,
+      points: config.limits.maxSubmissionsPerMinute,
+      duration: 60,
+    }),
+    instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs },
+    async close() {
+      await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,278 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestErrorCode, sendRequestError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { JobStatusStreamObserver } from '../graphql/job-status-stream.ts';
+import type { JobStatusEvent } from '../jobs/job.ts';
+import type { JobStore } from '../jobs/job-store.ts';
+import type { Poller } from '../jobs/poller.ts';
+import { JOB_STATUSES } from '../jobs/status.ts';
+import type { Logger } from '../logger.ts';
+import type { DownloadObserver } from '../results/download-route.ts';
+import { DOWNLOAD_FORMATS, type DownloadFormat } from '../results/downloads.ts';
+
+const DOWNLOAD_FORMAT_NAMES = Object.keys(DOWNLOAD_FORMATS) as DownloadFormat[];
+
+/**
+ * jobql's Prometheus metrics, on a registry of their own (never prom-client's global one, so two
+ * apps in one process, as in the tests, do not share counters), plus prom-client's default
+ * process and Node.js metrics on the same registry.
+ *
+ * Only counts, durations and sizes: no label carries a job id, SQL text, tag or principal. Every
+ * label has a closed set of values (job statuses, download formats), so no series can be created
+ * by a client. Counters and histograms count what THIS process did; `jobql_jobs` reads the job
+ * store, which several instances may share.
+ */
+export class Metrics implements JobStatusStreamObserver, DownloadObserver {
+  readonly registry = new Registry();
+  #sources: MetricsSources | null = null;
+
+  readonly #transitions: Counter<'status'>;
+  readonly #submissions: Counter;
+  readonly #attachments: Counter;
+  readonly #statusCalls: Counter;
+  readonly #statusCallErrors: Counter;
+  readonly #queriesChecked: Counter;
+  readonly #statusCallSeconds: Histogram;
+  readonly #subscriptions: Gauge;
+  readonly #endToEventSeconds: Histogram;
+  readonly #downloads: Counter<'format'>;
+  readonly #bytesServed: Counter<'format'>;
+  readonly #rowsServed: Counter<'via'>;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    // Read when scraped, from the parts `watch` names.
+    const jobs: Gauge<'status'> = new Gauge({
+      name: 'jobql_jobs',
+      help:
+        'Jobs in the job store by status, counted when scraped. With several instances on a shared ' +
+        'store this is the global count (the same on every instance): do not sum it across instances.',
+      labelNames: ['status'],
+      registers,
+      collect: async () => {
+        const sources = this.#sources;
+        if (!sources) return;
+        const counts = await sources.store.countByStatus();
+        for (const status of JOB_STATUSES) jobs.set({ status }, counts[status] ?? 0);
+      },
+    });
+    const tracked: Gauge = new Gauge({
+      name: 'jobql_poller_tracked_jobs',
+      help: 'Dispatched, unfinished jobs this instance polls the warehouse for.',
+      registers,
+      collect: () => {
+        if (this.#sources) tracked.set(this.#sources.poller.trackedCount);
+      },
+    });
+    const sockets: Gauge = new Gauge({
+      name: 'jobql_websocket_sockets',
+      help: 'Open graphql-ws WebSocket connections to this instance.',
+      registers,
+      collect: () => {
+        if (this.#sources) sockets.set(this.#sources.sockets());
+      },
+    });
+    const listeners: Gauge = new Gauge({
+      name: 'jobql_event_bus_listeners',
+      help:
+        "Listeners registered on this instance's event bus (jobStatus subscriptions and waitMs " +
+        'submissions); should return to zero when idle.',
+      registers,
+      collect: () => {
+        if (this.#sources) listeners.set(this.#sources.bus.listenerCount());
+      },
+    });
+
+    // Counted as things happen.
+    this.#submissions = new Counter({
+      name: 'jobql_submissions_total',
+      help: 'Jobs created by submitQuery on this instance (a retry that finds its idempotent job is not counted).',
+      registers,
+    });
+    this.#attachments = new Counter({
+      name: 'jobql_attached_queries_total',
+      help: 'Jobs created by attachQuery on this instance.',
+      registers,
+    });
+    this.#transitions = new Counter({
+      name: 'jobql_job_transitions_total',
+      help:
+        'Job status changes applied by this instance, by the status moved to. A job being created ' +
+        '(QUEUED, sequence 1) is not a transition: see jobql_submissions_total and jobql_attached_queries_total.',
+      labelNames: ['status'],
+      registers,
+    });
+    this.#statusCalls = new Counter({
+      name: 'jobql_warehouse_status_calls_total',
+      help: "Warehouse status calls made by this instance's poller (one per tick, for every due job).",
+      registers,
+    });
+    this.#statusCallErrors = new Counter({
+      name: 'jobql_warehouse_status_call_errors_total',
+      help: 'Warehouse status calls that failed (the jobs asked about are retried on their backoff).',
+      registers,
+    });
+    this.#queriesChecked = new Counter({
+      name: 'jobql_warehouse_queries_checked_total',
+      help: 'Query ids asked about in warehouse status calls.',
+      registers,
+    });
+    this.#statusCallSeconds = new Histogram({
+      name: 'jobql_warehouse_status_call_duration_seconds',
+      help: 'Duration of warehouse status calls, failed ones included.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#subscriptions = new Gauge({
+      name: 'jobql_subscriptions',
+      help: 'Open jobStatus subscriptions on this instance (WebSocket and SSE).',
+      registers,
+    });
+    this.#endToEventSeconds = new Histogram({
+      name: 'jobql_job_end_to_event_seconds',
+      help:
+        "Time from a job's end (its endedAt) to its terminal event being handed to a jobStatus " +
+        'subscriber, once per subscriber; only subscriptions open when the job ended.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#downloads = new Counter({
+      name: 'jobql_result_downloads_total',
+      help: 'Result downloads started (GET /jobs/<id>/result.<format> answered 200), by format.',
+      labelNames: ['format'],
+      registers,
+    });
+    this.#bytesServed = new Counter({
+      name: 'jobql_result_bytes_served_total',
+      help: 'Result bytes handed to download responses (body only, no headers), by format.',
+      labelNames: ['format'],
+      registers,
+    });
+    this.#rowsServed = new Counter({
+      name: 'jobql_result_rows_served_total',
+      help: 'Result rows served, by how: "graphql" counts the rows of Job.result pages whose rows were asked for.',
+      labelNames: ['via'],
+      registers,
+    });
+    // Every label value known up front starts at 0, so its series exists (and rate() works) from the first scrape.
+    for (const status of JOB_STATUSES) this.#transitions.inc({ status }, 0);
+    for (const format of DOWNLOAD_FORMAT_NAMES) {
+      this.#downloads.inc({ format }, 0);
+      this.#bytesServed.inc({ format }, 0);
+    }
+    this.#rowsServed.inc({ via: 'graphql' }, 0);
+  }
+
+  /**
+   * Names the parts read at scrape time and starts observing the poller's warehouse status calls.
+   * Called once the server's parts exist (the WebSocket server comes last).
+   */
+  watch(sources: MetricsSources): void {
+    this.#sources = sources;
+    sources.poller.observe((seconds, queries, failed) => this.statusCall(seconds, queries, failed));
+  }
+
+  /** The text exposition of every metric, and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** An event published on the bus by this instance. */
+  published(event: JobStatusEvent): void {
+    if (event.sequence > 1) {
+      this.#transitions.inc({ status: event.status });
+    } else if (event.job.queryId === null) {
+      // A submitted job is published before it is dispatched; an attached one already has its query.
+      this.#submissions.inc();
+    } else {
+      this.#attachments.inc();
+    }
+  }
+
+  statusCall(seconds: number, queries: number, failed: boolean): void {
+    this.#statusCalls.inc();
+    this.#queriesChecked.inc(queries);
+    this.#statusCallSeconds.observe(seconds);
+    if (failed) this.#statusCallErrors.inc();
+  }
+
+  streamOpened(): void {
+    this.#subscriptions.inc();
+  }
+
+  streamClosed(): void {
+    this.#subscriptions.dec();
+  }
+
+  terminalEventDelivered(event: JobStatusEvent): void {
+    const endedAt = event.job.endedAt;
+    if (endedAt) this.#endToEventSeconds.observe(Math.max(0, Date.now() - endedAt.getTime()) / 1000);
+  }
+
+  downloadStarted(format: DownloadFormat): void {
+    this.#downloads.inc({ format });
+  }
+
+  bytesServed(format: DownloadFormat, bytes: number): void {
+    this.#bytesServed.inc({ format }, bytes);
+  }
+
+  rowsServed(via: 'graphql', rows: number): void {
+    this.#rowsServed.inc({ via }, rows);
+  }
+}
+
+/** What the scrape-time gauges read. */
+export interface MetricsSources {
+  store: Pick<JobStore, 'countByStatus'>;
+  bus: Pick<EventBus, 'listenerCount'>;
+  poller: Pick<Poller, 'trackedCount' | 'observe'>;
+  /** Open WebSocket connections. */
+  sockets: () => number;
+}
+
+/**
+ * The bus the job service publishes through, counting what it publishes (submissions, attaches,
+ * transitions). Everything else goes straight to `bus`. Without metrics, `bus` itself.
+ */
+export function instrumentBus(bus: EventBus, metrics: Metrics | null): EventBus {
+  if (!metrics) return bus;
+  return {
+    publish(event) {
+      metrics.published(event);
+      bus.publish(event);
+    },
+    subscribe: (jobId) => bus.subscribe(jobId),
+    listenerCount: () => bus.listenerCount(),
+  };
+}
+
+/**
+ * GET /metrics: Prometheus text format. No authentication (scrapers do not log in), which is why it
+ * shows only counts; with metrics off (JOBQL_METRICS=false) it is 404.
+ */
+export async function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  metrics: Metrics | null,
+  log: Logger,
+): Promise<void> {
+  if (!metrics) return sendRequestError(res, 404, RequestErrorCode.NOT_FOUND, 'Metrics are turned off (JOBQL_METRICS)');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    req.resume(); // a body, if any, is not read
+    res.setHeader('allow', 'GET, HEAD');
+    return sendRequestError(res, 405, RequestErrorCode.BAD_REQUEST, 'The metrics answer GET only');
+  }
+  let scraped: { contentType: string; body: string };
+  try {
+    scraped = await metrics.scrape();
+  } catch (error) {
+    log.error({ err: error }, 'metrics scrape failed');
+    return sendRequestError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
+  }
+  res.writeHead(200, { 'content-type': scraped.contentType, 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : scraped.body);
+}

@@ -1,0 +1,426 @@
+import pg from 'pg';
+import type { Job, JsonValue } from '../jobs/job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from '../jobs/job-store.ts';
+import { TERMINAL_STATUSES, type JobStatus } from '../jobs/status.ts';
+
+/**
+ * The networked JobStore: one PostgreSQL database shared by every jobql instance. The semantics are
+ * the SQLite store's (sqlite-job-store.ts); what differs is how concurrency is made safe:
+ *
+ * - `transition`, `claim` and `update` are single UPDATE statements; PostgreSQL re-checks the WHERE
+ *   clause on the newest row version after waiting for a concurrent writer, so a compare-and-set on
+ *   `sequence` (or on `dispatched_at IS NULL`) has exactly one winner.
+ * - `acquireLeases` selects with `FOR UPDATE SKIP LOCKED` and updates in the same statement: two
+ *   instances asking at once get disjoint jobs, and a row another instance took while this one was
+ *   scanning fails the re-check instead of being taken twice.
+ * - `insert` leans on the unique (owner, idempotency_key) index: `ON CONFLICT DO NOTHING`, then the
+ *   winner's row.
+ *
+ * Timestamps are `timestamptz` (microseconds; jobql writes whole milliseconds, so Dates round-trip
+ * equal). JSON columns are `text`, not `jsonb`, so bindings come back byte for byte as written (the
+ * idempotency check compares `JSON.stringify(bindings)`; jsonb would reorder keys and normalize
+ * numbers).
+ */
+
+/**
+ * The schema, one entry per version; append, never edit an applied entry. Applied in one
+ * transaction under an advisory lock, so instances starting together migrate once.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     id text NOT NULL UNIQUE,
+     query_id text,
+     query_text text NOT NULL,
+     bindings text NOT NULL,
+     tag text,
+     timeout_seconds integer,
+     statement_count integer NOT NULL,
+     status text NOT NULL,
+     previous_status text,
+     sequence integer NOT NULL,
+     status_changed_at timestamptz NOT NULL,
+     submitted_at timestamptz NOT NULL,
+     dispatched_at timestamptz,
+     started_at timestamptz,
+     ended_at timestamptz,
+     error text,
+     progress text,
+     dml text,
+     result_expires_at timestamptz,
+     result_deleted boolean NOT NULL DEFAULT false,
+     owner text NOT NULL,
+     idempotency_key text,
+     lease_holder text,
+     lease_until timestamptz
+   );
+   CREATE INDEX jobs_by_status ON jobs (status, seq);
+   CREATE INDEX jobs_by_tag ON jobs (tag, seq);
+   CREATE INDEX jobs_by_owner ON jobs (owner, seq);
+   CREATE INDEX jobs_by_query_id ON jobs (query_id, seq) WHERE query_id IS NOT NULL;
+   CREATE INDEX jobs_by_result_expiry ON jobs (result_expires_at) WHERE NOT result_deleted;
+   CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+   -- The lease scan: dispatched jobs not yet terminal, oldest first. The status list must stay the
+   -- one TERMINAL_LIST spells below for the planner to match the predicate (a test checks it).
+   CREATE INDEX jobs_leasable ON jobs (seq)
+     WHERE dispatched_at IS NOT NULL
+       AND status NOT IN ('SUCCESS', 'FAILED_WITH_ERROR', 'FAILED_WITH_INCIDENT', 'ABORTED', 'DISCONNECTED');`,
+];
+
+/** pg_advisory_xact_lock key of the migrations ("jobql" in ASCII). */
+const MIGRATION_LOCK = 0x6a6f62716c;
+
+interface Row {
+  seq: string;
+  id: string;
+  query_id: string | null;
+  query_text: string;
+  bindings: string;
+  tag: string | null;
+  timeout_seconds: number | null;
+  statement_count: number;
+  status: string;
+  previous_status: string | null;
+  sequence: number;
+  status_changed_at: Date;
+  submitted_at: Date;
+  dispatched_at: Date | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  error: string | null;
+  progress: string | null;
+  dml: string | null;
+  result_expires_at: Date | null;
+  result_deleted: boolean;
+  owner: string;
+  idempotency_key: string | null;
+  lease_holder: string | null;
+  lease_until: Date | null;
+}
+
+type Param = string | number | boolean | Date | null | readonly string[];
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function toJob(r: Row): Job {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    queryId: r.query_id,
+    queryText: r.query_text,
+    bindings: JSON.parse(r.bindings) as JsonValue[],
+    tag: r.tag,
+    timeoutSeconds: r.timeout_seconds,
+    statementCount: r.statement_count,
+    status: r.status as JobStatus,
+    previousStatus: r.previous_status as JobStatus | null,
+    sequence: r.sequence,
+    statusChangedAt: r.status_changed_at,
+    submittedAt: r.submitted_at,
+    dispatchedAt: r.dispatched_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    error: json(r.error),
+    progress: json(r.progress),
+    dml: json(r.dml),
+    resultExpiresAt: r.result_expires_at,
+    owner: r.owner,
+    idempotencyKey: r.idempotency_key,
+  };
+}
+
+/** Column assignments for a patch, numbered from `$first`; undefined fields are left alone. */
+function patchColumns(patch: JobPatch, first: number): [string[], Param[]] {
+  const sets: string[] = [];
+  const values: Param[] = [];
+  const put = (column: string, value: Param): void => {
+    values.push(value);
+    sets.push(`${column} = $${first + values.length - 1}`);
+  };
+  if (patch.queryId !== undefined) put('query_id', patch.queryId);
+  if (patch.dispatchedAt !== undefined) put('dispatched_at', patch.dispatchedAt);
+  if (patch.startedAt !== undefined) put('started_at', patch.startedAt);
+  if (patch.endedAt !== undefined) put('ended_at', patch.endedAt);
+  if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
+  if (patch.progress !== undefined) put('progress', patch.progress && JSON.stringify(patch.progress));
+  if (patch.dml !== undefined) put('dml', patch.dml && JSON.stringify(patch.dml));
+  if (patch.resultExpiresAt !== undefined) put('result_expires_at', patch.resultExpiresAt);
+  return [sets, values];
+}
+
+/** Spelled as the jobs_leasable index spells it, so that the lease scan can use it. */
+const TERMINAL_LIST = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
+
+export interface PostgresJobStoreOptions {
+  /** Connections in the pool; default 10. */
+  poolSize?: number;
+  /** Shown in pg_stat_activity; default "jobql". */
+  applicationName?: string;
+  /**
+   * An idle pooled connection failed (the server restarted, the network dropped); the pool drops
+   * it and opens another on demand. Without this, such errors are ignored rather than crashing the
+   * process.
+   */
+  onError?: (error: Error) => void;
+}
+
+export class PostgresJobStore implements JobStore {
+  readonly #pool: pg.Pool;
+  #closed = false;
+
+  constructor(connectionString: string, options: PostgresJobStoreOptions = {}) {
+    this.#pool = new pg.Pool({
+      connectionString,
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'jobql',
+    });
+    const onError = options.onError;
+    this.#pool.on('error', (error) => onError?.(error));
+  }
+
+  /** Connects and brings the schema up to date. */
+  static async open(connectionString: string, options: PostgresJobStoreOptions = {}): Promise<PostgresJobStore> {
+    const store = new PostgresJobStore(connectionString, options);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Applies the migrations not yet applied; safe when several instances start at once. */
+  async migrate(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS jobql_schema_version (
+           version integer PRIMARY KEY,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+      const { rows } = await client.query<{ version: number | null }>(
+        'SELECT max(version) AS version FROM jobql_schema_version',
+      );
+      // A newer schema than this code knows (a rolling deploy) is left alone: migrations only add.
+      for (let v = rows[0]?.version ?? 0; v < MIGRATIONS.length; v++) {
+        await client.query(MIGRATIONS[v] ?? '');
+        await client.query('INSERT INTO jobql_schema_version (version) VALUES ($1)', [v + 1]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async #rows<R extends pg.QueryResultRow>(sql: string, params: readonly Param[] = []): Promise<R[]> {
+    const result = await this.#pool.query<R>(sql, params as Param[]);
+    return result.rows;
+  }
+
+  async #one(sql: string, params: readonly Param[]): Promise<Job | null> {
+    const [row] = await this.#rows<Row>(sql, params);
+    return row ? toJob(row) : null;
+  }
+
+  async #all(sql: string, params: readonly Param[] = []): Promise<Job[]> {
+    return (await this.#rows<Row>(sql, params)).map(toJob);
+  }
+
+  async #count(sql: string, params: readonly Param[] = []): Promise<number> {
+    const [row] = await this.#rows<{ n: string }>(sql, params);
+    return Number(row?.n ?? 0);
+  }
+
+  async insert(job: NewJob): Promise<Job> {
+    // Twice at most: the key's holder can lose its key (forgetIdempotencyKeys) between our
+    // conflict and our read, and then the insert goes through.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const inserted = await this.#one(
+        `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
+                           status, previous_status, sequence, status_changed_at, submitted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9)
+         ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
+        [
+          job.id,
+          job.owner,
+          job.idempotencyKey,
+          job.queryText,
+          JSON.stringify(job.bindings),
+          job.tag,
+          job.timeoutSeconds,
+          job.statementCount,
+          job.submittedAt,
+        ],
+      );
+      if (inserted) return inserted;
+      // Another submission with the same key won the race (and committed: ON CONFLICT waited for
+      // it): its job is the answer.
+      const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.owner, job.idempotencyKey) : null;
+      if (existing) return existing;
+    }
+    throw new Error('insert returned no row');
+  }
+
+  async findByIdempotencyKey(owner: string, key: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE owner = $1 AND idempotency_key = $2', [owner, key]);
+  }
+
+  async forgetIdempotencyKeys(submittedBefore: Date): Promise<void> {
+    await this.#pool.query(
+      'UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND submitted_at < $1',
+      [submittedBefore],
+    );
+  }
+
+  async countActive(owner: string): Promise<number> {
+    return this.#count(`SELECT count(*) AS n FROM jobs WHERE owner = $1 AND status NOT IN (${TERMINAL_LIST})`, [
+      owner,
+    ]);
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE id = $1', [id]);
+  }
+
+  async list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    const add = (clause: (p: string) => string, value: Param): void => {
+      params.push(value);
+      where.push(clause(`$${params.length}`));
+    };
+    if (filter.owner !== undefined) add((p) => `owner = ${p}`, filter.owner);
+    if (beforeSeq !== null) add((p) => `seq < ${p}`, beforeSeq);
+    if (filter.status && filter.status.length > 0) add((p) => `status = ANY(${p}::text[])`, filter.status);
+    if (filter.tag !== undefined) add((p) => `tag = ${p}`, filter.tag);
+    if (filter.submittedAfter) add((p) => `submitted_at > ${p}`, filter.submittedAfter);
+    if (filter.submittedBefore) add((p) => `submitted_at < ${p}`, filter.submittedBefore);
+    params.push(first + 1);
+    const jobs = await this.#all(
+      `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    return { jobs: jobs.slice(0, first), hasNextPage: jobs.length > first };
+  }
+
+  async transition(
+    id: string,
+    expectedSequence: number,
+    to: JobStatus,
+    at: Date,
+    patch: JobPatch,
+  ): Promise<Job | null> {
+    const [sets, values] = patchColumns(patch, 5);
+    // SET expressions read the row as it was, so previous_status takes the old status.
+    return this.#one(
+      `UPDATE jobs SET previous_status = status, status = $3, sequence = sequence + 1, status_changed_at = $4
+              ${sets.map((s) => `, ${s}`).join('')}
+       WHERE id = $1 AND sequence = $2 RETURNING *`,
+      [id, expectedSequence, to, at, ...values],
+    );
+  }
+
+  async update(id: string, patch: JobPatch): Promise<Job | null> {
+    const [sets, values] = patchColumns(patch, 2);
+    if (sets.length === 0) return this.get(id);
+    return this.#one(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, [id, ...values]);
+  }
+
+  async claim(id: string, at: Date, lease: Lease): Promise<Job | null> {
+    return this.#one(
+      `UPDATE jobs SET dispatched_at = $2, lease_holder = $3, lease_until = $4
+       WHERE id = $1 AND status = 'QUEUED' AND dispatched_at IS NULL RETURNING *`,
+      [id, at, lease.holder, lease.until],
+    );
+  }
+
+  async acquireLeases(lease: Lease, now: Date, limit: number): Promise<Job[]> {
+    // SKIP LOCKED: rows another instance is taking right now are passed over, not waited for. A
+    // row it took and committed after this statement's snapshot is re-checked against the WHERE
+    // on its new version (now someone else's live lease) and dropped, so no job goes to two.
+    const jobs = await this.#all(
+      `WITH free AS (
+         SELECT seq FROM jobs
+         WHERE dispatched_at IS NOT NULL AND status NOT IN (${TERMINAL_LIST})
+           AND (lease_holder IS NULL OR lease_holder = $1 OR lease_until <= $3)
+         ORDER BY seq
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE jobs SET lease_holder = $1, lease_until = $2
+       FROM free WHERE jobs.seq = free.seq
+       RETURNING jobs.*`,
+      [lease.holder, lease.until, now, limit],
+    );
+    return jobs.sort((a, b) => a.seq - b.seq);
+  }
+
+  async renewLeases(ids: readonly string[], lease: Lease): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#rows<{ id: string }>(
+      'UPDATE jobs SET lease_until = $1 WHERE lease_holder = $2 AND id = ANY($3::text[]) RETURNING id',
+      [lease.until, lease.holder, ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async releaseLeases(holder: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#pool.query(
+      'UPDATE jobs SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1 AND id = ANY($2::text[])',
+      [holder, ids],
+    );
+  }
+
+  async countByStatus(): Promise<Partial<Record<JobStatus, number>>> {
+    const rows = await this.#rows<{ status: JobStatus; n: string }>(
+      'SELECT status, count(*) AS n FROM jobs GROUP BY status',
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  async listExpiredResults(now: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      'SELECT * FROM jobs WHERE NOT result_deleted AND result_expires_at <= $1 ORDER BY result_expires_at LIMIT $2',
+      [now, limit],
+    );
+  }
+
+  async markResultsDeleted(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#pool.query('UPDATE jobs SET result_deleted = true WHERE id = ANY($1::text[])', [ids]);
+  }
+
+  async findByQueryId(queryId: string): Promise<Job | null> {
+    return this.#one('SELECT * FROM jobs WHERE query_id = $1 ORDER BY seq LIMIT 1', [queryId]);
+  }
+
+  async listUnfinished(): Promise<Job[]> {
+    return this.#all(`SELECT * FROM jobs WHERE status NOT IN (${TERMINAL_LIST}) ORDER BY seq`);
+  }
+
+  async listWaiting(limit: number, excludeOwners: readonly string[] = []): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL AND owner <> ALL($2::text[])
+       ORDER BY seq LIMIT $1`,
+      [limit, excludeOwners],
+    );
+  }
+
+  async countWaiting(): Promise<number> {
+    return this.#count(`SELECT count(*) AS n FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}

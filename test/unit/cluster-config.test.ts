@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { runToExit } from '../helpers/process.ts';
+import { tempDir } from '../helpers/server.ts';
+
+const CLUSTER = { JOBQL_DATABASE_URL: 'postgres://db.example:5432/jobql', JOBQL_REDIS_URL: 'redis://cache.example:6379' };
+const SNOWFLAKE = {
+  JOBQL_WAREHOUSE: 'snowflake',
+  SNOWFLAKE_ACCOUNT: 'acme',
+  SNOWFLAKE_USER: 'jobql',
+  SNOWFLAKE_PASSWORD: 'secret',
+  SNOWFLAKE_HOME: tempDir(),
+};
+
+test('the server refuses multi-instance settings with the embedded warehouse, and says why (exit 78)', async () => {
+  const { code, output } = await runToExit({ ...CLUSTER, JOBQL_DATA_DIR: tempDir(), PORT: '0' });
+  assert.equal(code, 78);
+  assert.match(output, /embedded\s+DuckDB warehouse cannot do/);
+  assert.match(output, /JOBQL_WAREHOUSE=snowflake/);
+});
+
+test('several instances need both PostgreSQL and Redis', () => {
+  assert.throws(
+    () => loadConfig({ ...SNOWFLAKE, JOBQL_DATABASE_URL: CLUSTER.JOBQL_DATABASE_URL }),
+    (error: unknown) => error instanceof ConfigError && /JOBQL_REDIS_URL is missing/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ ...SNOWFLAKE, JOBQL_REDIS_URL: CLUSTER.JOBQL_REDIS_URL }),
+    (error: unknown) => error instanceof ConfigError && /JOBQL_DATABASE_URL is missing/.test(error.message),
+  );
+  assert.throws(() => loadConfig({ ...SNOWFLAKE, ...CLUSTER, JOBQL_REDIS_URL: 'http://cache.example' }), ConfigError);
+});
+
+test('on Snowflake with both, the cluster settings are taken; without them, one process on SQLite', () => {
+  const config = loadConfig({ ...SNOWFLAKE, ...CLUSTER, JOBQL_LEASE_TTL_MS: '9000' });
+  assert.equal(config.cluster?.databaseUrl, CLUSTER.JOBQL_DATABASE_URL);
+  assert.equal(config.cluster?.redisPrefix, 'jobql:');
+  assert.equal(config.leaseTtlMs, 9000);
+  assert.equal(loadConfig({}).cluster, null);
+});
