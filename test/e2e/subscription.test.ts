@@ -148,23 +148,27 @@ describe('the polling loop', () => {
 
   test('its calls depend on the active jobs, not on the number of subscribers', async () => {
     const sql = 'select sum(hash(range)) from range(150000000)';
+    let runMs = 0;
     const calls = async (subscribers: number): Promise<number> => {
       const start = server.app.jobs.poller.stats.queriesChecked;
       const job = await submit(server.url, sql);
       const clients = Array.from({ length: subscribers }, () => wsClient(server.wsUrl));
       try {
         await Promise.all(clients.map((c) => collect(c, SUBSCRIPTION, { id: job.id })));
-        await waitForEnd(server.url, job.id);
+        const ended = await waitForEnd(server.url, job.id);
+        runMs = Date.parse(ended.endedAt) - Date.parse(ended.submittedAt);
       } finally {
         await Promise.all(clients.map((c) => c.dispose()));
       }
       return server.app.jobs.poller.stats.queriesChecked - start;
     };
     const none = await calls(0);
+    const noneRunMs = runMs;
     const many = await calls(50);
     // Same job shape, same number of checks (give or take one backoff step of timing noise).
     assert.ok(Math.abs(many - none) <= 1, `0 subscribers: ${none} checks, 50 subscribers: ${many}`);
-    assert.ok(none <= 4, `a ~1.5 s job needs a start, an end and at most a couple of backoff checks, saw ${none}`);
+    // A start, an end, and the backoff's checks for as long as it ran (slower on a loaded machine).
+    assert.ok(none <= 2 + Math.ceil(noneRunMs / 1000), `${none} checks for a ${noneRunMs} ms job`);
   });
 
   test('backs off for a long job and is woken at once when it ends', async () => {
