@@ -592,8 +592,10 @@ export class JobService {
       }
       return;
     }
-    const updated = await this.#store.update(job.id, { queryId });
+    // Tracked before anything is awaited: the engine may report a fast query's end at once, and a
+    // nudge for an untracked query is dropped (the job then waited for its first check, 500 ms).
     this.poller.track(job.id, queryId);
+    const updated = await this.#store.update(job.id, { queryId });
     if (updated?.status === 'ABORTING') await this.#warehouse.cancel(job.id, queryId).catch(() => {});
   }
 
