@@ -177,12 +177,15 @@ export class JobService {
       if (job?.queryId) this.poller.untrack(job.queryId);
       this.#log.warn({ jobId: id }, 'polling lease lost to another instance');
     }
+    // The store hands back this instance's own live leases too (oldest first), so ask for those
+    // plus a batch, and go on only while a full answer brought jobs that are new to us.
     for (;;) {
-      const taken = await this.#store.acquireLeases(this.#lease(), new Date(), LEASE_BATCH);
+      const limit = this.#running.size + LEASE_BATCH;
+      const taken = await this.#store.acquireLeases(this.#lease(), new Date(), limit);
       let adopted = 0;
       for (const job of taken) if (await this.#adopt(job)) adopted += 1;
       if (adopted > 0) this.#log.info({ adopted }, 'took over jobs');
-      if (taken.length < LEASE_BATCH) break;
+      if (taken.length < limit || adopted === 0) break;
     }
   }
 
