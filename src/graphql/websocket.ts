@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import { RequestErrorCode, requestError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext, ServerContext } from './context.ts';
+import { payloadSender, type SendPayload, subscribeShared } from './shared-execution.ts';
 
 /** Close codes of our own (4000–4999 are the application's); graphql-ws's are in its CloseCode. */
 export const APP_CLOSE_CODES = {
@@ -30,10 +31,12 @@ type OperationResult =
   | AsyncIterable<ExecutionResult>
   | Promise<ExecutionResult | AsyncIterable<ExecutionResult>>;
 
-/** Yoga's enveloped execute and subscribe, carried to graphql-ws through `rootValue`. */
+/** Yoga's enveloped execute and subscribe, who asks, and where to, carried to graphql-ws through `rootValue`. */
 interface Envelope {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  principal: Principal;
+  send: SendPayload;
 }
 
 type SocketState = {
@@ -67,7 +70,9 @@ export function serveWebSocket(deps: {
   useServer<Record<string, unknown> | undefined, SocketState>(
     {
       execute: (args) => (args.rootValue as Envelope).execute(args),
-      subscribe: (args) => (args.rootValue as Envelope).subscribe(args),
+      // Each event is executed and serialized once per selection and principal, not once per
+      // subscriber (shared-execution.ts).
+      subscribe: (args) => subscribeShared(args, args.rootValue as Envelope),
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const header = params['authorization'] ?? params['Authorization'];
@@ -103,7 +108,7 @@ export function serveWebSocket(deps: {
         });
         return true;
       },
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const principal = ctx.extra.principal;
         if (!principal) return [requestError(RequestErrorCode.UNAUTHENTICATED, 'Not authenticated')];
         if (principal.expiresAt && principal.expiresAt.getTime() <= Date.now()) {
@@ -142,7 +147,12 @@ export function serveWebSocket(deps: {
             document,
             variableValues: params.variables ?? null,
             contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies Envelope,
+            rootValue: {
+              execute: enveloped.execute,
+              subscribe: enveloped.subscribe,
+              principal,
+              send: payloadSender(ctx.extra.socket, id),
+            } satisfies Envelope,
           };
           return args;
         } catch (error) {
