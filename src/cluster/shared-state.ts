@@ -35,7 +35,7 @@ export async function openSharedState(config: Config, logger: Logger): Promise<S
       store,
       bus: new InProcessEventBus(),
       submissionLimiter: null,
-      instance: { id: 'local', leaseTtlMs: config.leaseTtlMs },
+      instance: { id: 'local', leaseTtlMs: config.leaseTtlMs, shared: false },
       close: () => store.close(),
     };
   }
@@ -72,7 +72,7 @@ export async function openSharedState(config: Config, logger: Logger): Promise<S
       points: config.limits.maxSubmissionsPerMinute,
       duration: 60,
     }),
-    instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs },
+    instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs, shared: true },
     async close() {
       await Promise.allSettled([publisher.quit(), subscriber.quit()]);
       await store.close();

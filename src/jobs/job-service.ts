@@ -61,6 +61,11 @@ export interface Instance {
   id: string;
   /** A lease not renewed within this time passes to another instance. Renewed every third of it, or every second. */
   leaseTtlMs: number;
+  /**
+   * Whether other instances share the store. One process alone takes its leases back once, at
+   * recovery; after that nobody can take them, so its lease passes only dispatch.
+   */
+  shared: boolean;
 }
 
 /**
@@ -86,6 +91,7 @@ export class JobService {
   readonly #instance: Instance;
   #leaseTimer: NodeJS.Timeout | null = null;
   #leasePass: Promise<void> | null = null;
+  #recovered = false;
   #pumping: Promise<void> | null = null;
   #pumpAgain = false;
   #accepting = true;
@@ -141,6 +147,7 @@ export class JobService {
       if (!job.dispatchedAt && job.status === 'ABORTING') await this.#finishCancel(job);
     }
     await this.#leaseRound();
+    this.#recovered = true;
     // At least every second, so that released leases and jobs queued through other instances are
     // picked up quickly; a lease outlives three missed passes.
     this.#leaseTimer = setInterval(() => void this.#leaseRound(), Math.min(LEASE_PASS_MS, Math.floor(this.#instance.leaseTtlMs / 3)));
@@ -166,7 +173,7 @@ export class JobService {
   }
 
   async #renewAndTakeOver(): Promise<void> {
-    if (!this.#accepting) return;
+    if (!this.#accepting || (this.#recovered && !this.#instance.shared)) return;
     const held = [...this.#running.keys()];
     const kept = new Set(await this.#store.renewLeases(held, this.#lease()));
     for (const id of held) {
