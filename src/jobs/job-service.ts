@@ -8,6 +8,7 @@ import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
 import { eventOf, type Job, type JsonValue } from './job.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease } from './job-store.ts';
 import { Poller } from './poller.ts';
+import { RunningJobs } from './running-jobs.ts';
 import { splitStatements } from './sql-statements.ts';
 import { canTransition, isTerminal, type JobStatus } from './status.ts';
 
@@ -84,7 +85,7 @@ export class JobService {
    * Jobs this instance handed to the warehouse or took over, not yet terminal, with their owners:
    * the jobs whose polling lease it holds and renews. Attached queries count too: they run.
    */
-  readonly #running = new Map<string, string>();
+  readonly #running = new RunningJobs();
   /** Jobs this instance is claiming right now (not yet in #running): a lease pass must not adopt them. */
   readonly #claiming = new Set<string>();
   readonly #submissions: RateLimiterAbstract;
@@ -174,7 +175,7 @@ export class JobService {
 
   async #renewAndTakeOver(): Promise<void> {
     if (!this.#accepting || (this.#recovered && !this.#instance.shared)) return;
-    const held = [...this.#running.keys()];
+    const held = this.#running.ids();
     const kept = new Set(await this.#store.renewLeases(held, this.#lease()));
     for (const id of held) {
       // Taken over (this process stalled past its lease): the new holder polls it now, not us.
@@ -202,7 +203,7 @@ export class JobService {
    */
   async #adopt(job: Job): Promise<boolean> {
     if (this.#running.has(job.id) || this.#claiming.has(job.id) || isTerminal(job.status)) return false;
-    this.#running.set(job.id, job.owner);
+    this.#running.add(job.id, job.owner);
     if (job.queryId) this.poller.track(job.id, job.queryId);
     // Cut off mid-submit: submitting again finds the query if the warehouse had accepted it.
     else if (this.#warehouse.idempotentSubmit) await this.#submitClaimed(job);
@@ -401,7 +402,7 @@ export class JobService {
     this.#claiming.add(inserted.id);
     await this.#store.claim(inserted.id, now, this.#lease()).finally(() => this.#claiming.delete(inserted.id));
     const job = (await this.#store.update(inserted.id, { queryId: normalized })) ?? inserted;
-    this.#running.set(job.id, job.owner);
+    this.#running.add(job.id, job.owner);
     this.#log.info({ jobId: job.id, queryId: normalized }, 'query attached');
     this.#bus.publish(eventOf(job));
     this.poller.track(job.id, normalized);
@@ -448,10 +449,10 @@ export class JobService {
     await this.poller.stop();
     if (!this.#warehouse.forgetsOnRestart) {
       // The queries run on in the warehouse: another instance (or this one, restarted) polls them now.
-      await this.#store.releaseLeases(this.#instance.id, [...this.#running.keys()]);
+      await this.#store.releaseLeases(this.#instance.id, this.#running.ids());
       return;
     }
-    for (const id of this.#running.keys()) {
+    for (const id of this.#running.ids()) {
       const job = await this.#store.get(id);
       if (job && !isTerminal(job.status)) await this.#interrupted(job, 'The server shut down while this job was running');
     }
@@ -546,7 +547,7 @@ export class JobService {
         const free = this.#limits.maxConcurrentJobs - this.#running.size;
         if (free <= 0 || !this.#accepting) break;
         // Principals at their share of the slots wait; the oldest job of every other one goes first.
-        const perOwner = this.#runningPerOwner();
+        const perOwner = this.#running.perOwner();
         const atCap = [...perOwner].filter(([, n]) => n >= this.#limits.maxRunningJobsPerPrincipal).map(([owner]) => owner);
         const waiting = await this.#store.listWaiting(free, atCap);
         for (const job of waiting) {
@@ -574,7 +575,7 @@ export class JobService {
       this.#pumpAgain = true;
       return;
     }
-    this.#running.set(job.id, job.owner);
+    this.#running.add(job.id, job.owner);
     await this.#submitClaimed(job);
   }
 
@@ -686,12 +687,6 @@ export class JobService {
     }
     this.#log.warn({ jobId: job.id, to }, 'transition gave up after repeated conflicts');
     return current;
-  }
-
-  #runningPerOwner(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const owner of this.#running.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
-    return counts;
   }
 
   #ended(jobId: string): void {
