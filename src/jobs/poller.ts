@@ -8,7 +8,7 @@ import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
 export type StatusCallObserver = (durationSeconds: number, queries: number, failed: boolean) => void;
 
 export interface PollerOptions {
-  warehouse: Warehouse;
+  warehouse: Pick<Warehouse, 'status' | 'onChange'>;
   /**
    * Delay before each check of a job, by how many checks it already had; the last value repeats.
    * The default mirrors the Snowflake connectors: 0.5 s × 1, 1, 2, 3, 4, 8, 10.
@@ -25,6 +25,9 @@ export interface PollerOptions {
   /** See StatusCallObserver; can also be set after construction with `observe`. */
   onStatusCall?: StatusCallObserver;
 }
+
+/** Early nudges remembered; a query is tracked within milliseconds of its submit returning. */
+const MAX_EARLY_NUDGES = 1000;
 
 interface Tracked {
   jobId: string;
@@ -46,6 +49,8 @@ interface Tracked {
 export class Poller {
   readonly #options: PollerOptions;
   readonly #tracked = new Map<string, Tracked>();
+  /** Query ids nudged before they were tracked, oldest first. */
+  readonly #early = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #timerDueAt = Infinity;
   #tick: Promise<void> | null = null;
@@ -80,7 +85,9 @@ export class Poller {
 
   track(jobId: string, queryId: string): void {
     if (this.#stopped) return;
-    this.#tracked.set(queryId, { jobId, checks: 0, dueAt: Date.now() + this.#delay(0), nudges: 0 });
+    // An adapter may report a change before its submit has returned the query id to us.
+    const nudgedEarly = this.#early.delete(queryId);
+    this.#tracked.set(queryId, { jobId, checks: 0, dueAt: nudgedEarly ? 0 : Date.now() + this.#delay(0), nudges: 0 });
     this.#schedule();
   }
 
@@ -92,7 +99,13 @@ export class Poller {
   /** Check this query at once (an adapter saw it change). */
   nudge(queryId: string): void {
     const entry = this.#tracked.get(queryId);
-    if (!entry || this.#stopped) return;
+    if (this.#stopped) return;
+    if (!entry) {
+      // Not tracked yet (or no longer): kept for a `track` that may follow, a bounded few.
+      if (this.#early.size >= MAX_EARLY_NUDGES) this.#early.delete(this.#early.values().next().value ?? '');
+      this.#early.add(queryId);
+      return;
+    }
     entry.dueAt = 0;
     entry.nudges += 1;
     this.#schedule();
