@@ -13,6 +13,7 @@ import { columnChunks, convertRows } from '../../results/json-values.ts';
 import { type ParquetResultWriter, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
 import type { Column, QueryState, SubmitRequest } from '../warehouse.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
+import { type StopReason, stoppedState } from './engine-protocol.ts';
 
 /**
  * Statement kinds user SQL may run. The rest reach the host's files or the engine's setup (COPY,
@@ -45,7 +46,7 @@ interface Query {
   state: QueryState;
   connection: DuckDBConnection | null;
   /** Why the engine was interrupted, once it was. */
-  stopReason: 'cancel' | 'timeout' | null;
+  stopReason: StopReason | null;
   /** Re-sends the interrupt until the run ends (see #stop). */
   stopTimer: NodeJS.Timeout | null;
 }
@@ -163,22 +164,7 @@ export class DuckDBEngine {
   }
 
   #failure(query: Query, error: unknown): Pick<QueryState, 'status' | 'error'> {
-    if (query.stopReason === 'cancel') {
-      return {
-        status: 'ABORTED',
-        error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
-      };
-    }
-    if (query.stopReason === 'timeout') {
-      return {
-        status: 'FAILED_WITH_ERROR',
-        error: {
-          code: JobErrorCode.STATEMENT_TIMEOUT,
-          sqlState: '57014',
-          message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
-        },
-      };
-    }
+    if (query.stopReason) return stoppedState(query.stopReason);
     return {
       status: 'FAILED_WITH_ERROR',
       error: error instanceof StatementError ? error.jobError : jobErrorFromDuckDB(error),

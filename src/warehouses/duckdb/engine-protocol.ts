@@ -4,6 +4,7 @@
  * 'advanced'` (structured clone: the Dates of a QueryState arrive as Dates). Only plain data.
  */
 import type { ResultCaps } from '../../results/parquet-result-store.ts';
+import { JobErrorCode } from '../../errors.ts';
 import type { QueryState, SubmitRequest } from '../warehouse.ts';
 import type { DuckDBHardening } from './hardened-instance.ts';
 
@@ -43,4 +44,27 @@ export function isEngineMessage(value: unknown): value is EngineMessage {
 
 export function isEngineRequest(value: unknown): value is EngineRequest {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+/** Why a query was stopped on request. */
+export type StopReason = 'cancel' | 'timeout';
+
+/**
+ * How a query stopped on request ends: the same whether the engine interrupted it or its process
+ * had to be killed under it.
+ */
+export function stoppedState(reason: StopReason): Pick<QueryState, 'status' | 'error'> {
+  return reason === 'cancel'
+    ? {
+        status: 'ABORTED',
+        error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
+      }
+    : {
+        status: 'FAILED_WITH_ERROR',
+        error: {
+          code: JobErrorCode.STATEMENT_TIMEOUT,
+          sqlState: '57014',
+          message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
+        },
+      };
 }

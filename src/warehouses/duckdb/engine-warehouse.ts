@@ -9,7 +9,7 @@ import type { Logger } from '../../logger.ts';
 import type { Download, DownloadFormat } from '../../results/downloads.ts';
 import { ParquetResultStore } from '../../results/parquet-result-store.ts';
 import type { QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
-import { type EngineOptions, type EngineRequest, isEngineMessage } from './engine-protocol.ts';
+import { type EngineOptions, type EngineRequest, isEngineMessage, type StopReason, stoppedState } from './engine-protocol.ts';
 import { openHardenedInstance } from './hardened-instance.ts';
 
 const ENGINE_MAIN = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
@@ -70,7 +70,7 @@ interface Query {
   engine: Engine;
   state: QueryState;
   /** Why the API process asked it to stop, once it did. */
-  stopReason: 'cancel' | 'timeout' | null;
+  stopReason: StopReason | null;
   /** Fires timeoutSeconds + killAfter after submit: the hard stop behind the engine's own timer. */
   timeoutTimer: NodeJS.Timeout | null;
   /** Fires killAfter after a cancel. */
@@ -469,22 +469,7 @@ export class EngineWarehouse implements Warehouse {
 
   /** How a query ends when its engine dies under it. */
   #outcome(query: Query, engine: Engine, code: number | null, signal: NodeJS.Signals | null): Pick<QueryState, 'status' | 'error'> {
-    if (query.stopReason === 'cancel') {
-      return {
-        status: 'ABORTED',
-        error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
-      };
-    }
-    if (query.stopReason === 'timeout') {
-      return {
-        status: 'FAILED_WITH_ERROR',
-        error: {
-          code: JobErrorCode.STATEMENT_TIMEOUT,
-          sqlState: '57014',
-          message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
-        },
-      };
-    }
+    if (query.stopReason) return stoppedState(query.stopReason);
     const reason = engine.killReason ?? (this.#closed ? { kind: 'close' } : null);
     return { status: 'FAILED_WITH_INCIDENT', error: crashError(reason, code, signal) };
   }
