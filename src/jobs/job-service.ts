@@ -139,9 +139,10 @@ export class JobService {
   /**
    * Picks up after a restart: jobs never handed to the warehouse wait to run again; dispatched
    * jobs whose lease is free (or this instance's) are polled, and a warehouse that forgot them (the
-   * embedded one) ends them JOB_INTERRUPTED. Then the lease pass repeats every third of the lease
-   * time: it renews this instance's leases, takes over the jobs of instances that died, and
-   * dispatches jobs queued through other instances.
+   * embedded one) ends them JOB_INTERRUPTED. Then a lease pass runs every second (or every third
+   * of the lease time, if shorter): with instances sharing the store it renews this instance's
+   * leases and takes over the jobs of instances that died; always, it dispatches waiting jobs
+   * (some may have been queued through other instances).
    */
   async recover(): Promise<void> {
     for (const job of await this.#store.listUnfinished()) {
