@@ -6,11 +6,13 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { openSharedState } from './cluster/shared-state.ts';
 import type { Config } from './config.ts';
-import { RequestErrorCode, sendRequestError } from './errors.ts';
+import { RequestErrorCode } from './core/errors.ts';
+import { sendRequestError } from './http/json-error.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { GraphQLContext, ServerContext } from './graphql/context.ts';
 import { documentLimits } from './graphql/document-limits.ts';
 import { useErrorCodes } from './graphql/error-codes.ts';
+import { maskError } from './graphql/errors.ts';
 import { resolvers } from './graphql/resolvers.ts';
 import { serveWebSocket } from './graphql/websocket.ts';
 import { JobService } from './jobs/job-service.ts';
@@ -86,7 +88,7 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'jobql' } : false,
     landingPage: false,
-    maskedErrors: { isDev: false },
+    maskedErrors: { isDev: false, maskError },
     multipart: false,
     plugins: [...documentLimits(config.transport, config.introspection), useErrorCodes()],
     logging: {

@@ -6,7 +6,8 @@
  * Results are a one-row page: only statuses matter to the benchmarks that use it.
  */
 import { randomUUID } from 'node:crypto';
-import type { QueryState, ResultPage, SubmitRequest, Warehouse } from '../../src/warehouses/warehouse.ts';
+import type { SubmitRequest, Warehouse } from '../../src/warehouses/warehouse.ts';
+import type { QueryState, ResultPage } from '../../src/core/results.ts';
 
 export interface ScriptedOptions {
   /** Fire onChange right after submit (as DuckDB does when a query starts), so QUEUED → RUNNING at once. */

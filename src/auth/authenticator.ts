@@ -1,4 +1,4 @@
-import { RequestErrorCode, requestError } from '../errors.ts';
+import { RequestErrorCode, requestError } from '../core/errors.ts';
 import { type ApiKeyEntry, verifyApiKey } from './api-keys.ts';
 import { type JwtSettings, jwtVerifier, TokenError } from './jwt.ts';
 import { LOCAL_PRINCIPAL, type Principal } from './principal.ts';

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { type EventBus, InProcessEventBus } from '../events/event-bus.ts';
 import { RedisEventBus } from '../events/redis-event-bus.ts';
 import type { Instance } from '../jobs/job-service.ts';
-import type { JobStore } from '../jobs/job-store.ts';
+import type { JobStore } from '../store/job-store.ts';
 import type { Logger } from '../logger.ts';
 import { PostgresJobStore } from '../store/postgres-job-store.ts';
 import { SqliteJobStore } from '../store/sqlite-job-store.ts';

@@ -1,4 +1,4 @@
-import type { JobStatusEvent } from '../jobs/job.ts';
+import type { JobStatusEvent } from '../core/job.ts';
 import { eventStream } from './event-stream.ts';
 
 /** A stream of one job's events; `return()` (or `for await` ending) removes its listener. */

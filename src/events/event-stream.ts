@@ -1,4 +1,4 @@
-import type { JobStatusEvent } from '../jobs/job.ts';
+import type { JobStatusEvent } from '../core/job.ts';
 import type { JobEventStream } from './event-bus.ts';
 
 /**

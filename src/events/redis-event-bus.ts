@@ -1,7 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import type { Redis } from 'ioredis';
-import type { JobStatusEvent } from '../jobs/job.ts';
+import type { JobStatusEvent } from '../core/job.ts';
 import type { EventBus, JobEventStream } from './event-bus.ts';
 import { eventStream } from './event-stream.ts';
 

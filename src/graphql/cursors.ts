@@ -1,4 +1,4 @@
-import { RequestErrorCode, requestError } from '../errors.ts';
+import { RequestErrorCode, requestError } from '../core/errors.ts';
 
 /**
  * Opaque cursors: base64url of a kind and a number. They name a position (a job's insertion order,

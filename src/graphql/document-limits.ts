@@ -2,7 +2,7 @@ import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
-import { RequestErrorCode } from '../errors.ts';
+import { RequestErrorCode } from '../core/errors.ts';
 
 /**
  * Limits on the GraphQL document itself (graphql-armor): depth, aliases, tokens, cost, directives,

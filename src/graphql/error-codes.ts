@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import { RequestErrorCode } from '../errors.ts';
+import { RequestErrorCode } from '../core/errors.ts';
 
 type ResultHook = Parameters<typeof handleStreamOrSingleExecutionResult>[1];
 

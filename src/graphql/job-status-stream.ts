@@ -1,9 +1,9 @@
 import type { Principal } from '../auth/principal.ts';
-import { RequestErrorCode, requestError } from '../errors.ts';
+import { RequestErrorCode, requestError } from '../core/errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { eventOf, type JobStatusEvent } from '../jobs/job.ts';
+import { eventOf, type JobStatusEvent } from '../core/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
-import { isTerminal } from '../jobs/status.ts';
+import { isTerminal } from '../core/status.ts';
 
 /** What a stream reports, for metrics: open streams, and how late a terminal event reached its subscriber. */
 export interface JobStatusStreamObserver {

@@ -1,6 +1,6 @@
-import { RequestErrorCode, requestError } from '../errors.ts';
-import type { JobStatusEvent } from '../jobs/job.ts';
-import { isDone, isFailed, isTerminal } from '../jobs/status.ts';
+import { RequestErrorCode, requestError } from '../core/errors.ts';
+import type { JobStatusEvent } from '../core/job.ts';
+import { isDone, isFailed, isTerminal } from '../core/status.ts';
 import { downloadPath } from '../results/download-route.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
 import { jobStatusStream } from './job-status-stream.ts';

@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
-import { RequestErrorCode } from '../errors.ts';
+import { RequestErrorCode } from '../core/errors.ts';
 
 const badInput = (message: string): GraphQLError =>
   new GraphQLError(message, { extensions: { code: RequestErrorCode.BAD_USER_INPUT } });

@@ -7,7 +7,8 @@ import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
-import { RequestErrorCode, requestError } from '../errors.ts';
+import { RequestErrorCode } from '../core/errors.ts';
+import { graphQLError } from './errors.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext, ServerContext } from './context.ts';
 import { payloadSender, type SendPayload, subscribeShared } from './shared-execution.ts';
@@ -110,14 +111,14 @@ export function serveWebSocket(deps: {
       },
       onSubscribe: async (ctx, id, params) => {
         const principal = ctx.extra.principal;
-        if (!principal) return [requestError(RequestErrorCode.UNAUTHENTICATED, 'Not authenticated')];
+        if (!principal) return [graphQLError(RequestErrorCode.UNAUTHENTICATED, 'Not authenticated')];
         if (principal.expiresAt && principal.expiresAt.getTime() <= Date.now()) {
-          return [requestError(RequestErrorCode.UNAUTHENTICATED, 'The token has expired')];
+          return [graphQLError(RequestErrorCode.UNAUTHENTICATED, 'The token has expired')];
         }
         // graphql-ws has already reserved this id in ctx.subscriptions, so it counts itself.
         if (Object.keys(ctx.subscriptions).length > transport.maxSubscriptionsPerSocket) {
           return [
-            requestError(
+            graphQLError(
               RequestErrorCode.LIMIT_EXCEEDED,
               `Too many operations on this socket (limit ${transport.maxSubscriptionsPerSocket}); complete some or open another socket`,
             ),
@@ -157,7 +158,7 @@ export function serveWebSocket(deps: {
           return args;
         } catch (error) {
           log.error({ err: error }, 'websocket subscribe failed');
-          return [requestError(RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.')];
+          return [graphQLError(RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.')];
         }
       },
     },

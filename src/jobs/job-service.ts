@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { mayAccess, type Principal } from '../auth/principal.ts';
-import { JobErrorCode, RequestErrorCode, requestError } from '../errors.ts';
+import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../core/errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
-import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
-import { eventOf, type Job, type JsonValue } from './job.ts';
-import type { JobFilter, JobPage, JobPatch, JobStore, Lease } from './job-store.ts';
+import type { Warehouse } from '../warehouses/warehouse.ts';
+import type { QueryState } from '../core/results.ts';
+import { eventOf, type Job, type JsonValue } from '../core/job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease } from '../store/job-store.ts';
 import { Poller } from './poller.ts';
 import { RunningJobs } from './running-jobs.ts';
 import { splitStatements } from './sql-statements.ts';
-import { canTransition, isTerminal, type JobStatus } from './status.ts';
+import { canTransition, isTerminal, type JobStatus } from '../core/status.ts';
 
 export interface JobLimits {
   maxConcurrentJobs: number;
@@ -655,14 +656,14 @@ export class JobService {
   async #finishCancel(job: Job): Promise<Job> {
     return this.#transition(job, 'ABORTED', {
       endedAt: new Date(),
-      error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
+      error: JobErrors.cancelled(),
     });
   }
 
   async #interrupted(job: Job, message: string): Promise<void> {
     await this.#transition(job, 'FAILED_WITH_INCIDENT', {
       endedAt: new Date(),
-      error: { code: JobErrorCode.JOB_INTERRUPTED, sqlState: null, message },
+      error: JobErrors.interrupted(message),
     });
   }
 

@@ -1,4 +1,5 @@
-import type { QueryState, Warehouse } from '../warehouses/warehouse.ts';
+import type { Warehouse } from '../warehouses/warehouse.ts';
+import type { QueryState } from '../core/results.ts';
 
 /**
  * Told of every warehouse status call once it settled: how long it took (seconds), how many query

@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RequestErrorCode, sendRequestError } from '../errors.ts';
+import { RequestErrorCode } from '../core/errors.ts';
+import { sendRequestError } from '../http/json-error.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { JobStatusStreamObserver } from '../graphql/job-status-stream.ts';
-import type { JobStatusEvent } from '../jobs/job.ts';
-import type { JobStore } from '../jobs/job-store.ts';
+import type { JobStatusEvent } from '../core/job.ts';
+import type { JobStore } from '../store/job-store.ts';
 import type { Poller } from '../jobs/poller.ts';
-import { JOB_STATUSES } from '../jobs/status.ts';
+import { JOB_STATUSES } from '../core/status.ts';
 import type { Logger } from '../logger.ts';
 import type { DownloadObserver } from '../results/download-route.ts';
-import { DOWNLOAD_FORMATS, type DownloadFormat } from '../results/downloads.ts';
+import { DOWNLOAD_FORMATS, type DownloadFormat } from '../core/results.ts';
 
 const DOWNLOAD_FORMAT_NAMES = Object.keys(DOWNLOAD_FORMATS) as DownloadFormat[];
 

@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
-import { RequestErrorCode, requestErrorCode, sendRequestError } from '../errors.ts';
-import type { Job } from '../jobs/job.ts';
+import { RequestErrorCode, requestErrorCode } from '../core/errors.ts';
+import { sendRequestError } from '../http/json-error.ts';
+import type { Job } from '../core/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { Logger } from '../logger.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
-import { countBytes, DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from './downloads.ts';
+import { countBytes } from './downloads.ts';
+import { DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from '../core/results.ts';
 
 /** What a download reports, for metrics. */
 export interface DownloadObserver {

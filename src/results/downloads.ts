@@ -2,25 +2,8 @@ import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
+import type { Download, DownloadFormat } from '../core/results.ts';
 import { columnChunks, convertRows } from './json-values.ts';
-
-export const DOWNLOAD_FORMATS = {
-  csv: { contentType: 'text/csv; charset=utf-8', extension: 'csv' },
-  ndjson: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'ndjson' },
-  arrow: { contentType: 'application/vnd.apache.arrow.stream', extension: 'arrows' },
-  parquet: { contentType: 'application/vnd.apache.parquet', extension: 'parquet' },
-} as const;
-
-export type DownloadFormat = keyof typeof DOWNLOAD_FORMATS;
-
-export function isDownloadFormat(value: string): value is DownloadFormat {
-  return Object.hasOwn(DOWNLOAD_FORMATS, value);
-}
-
-export interface Download {
-  format: DownloadFormat;
-  body: Readable;
-}
 
 export function fileStream(file: string, format: DownloadFormat, options: { deleteAfter?: boolean } = {}): Download {
   const body = fs.createReadStream(file);

@@ -13,7 +13,7 @@ import {
   type DuckDBUnionValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import type { JsonValue } from '../jobs/job.ts';
+import type { JsonValue } from '../core/job.ts';
 
 /**
  * DuckDB values to the documented JSON forms (README "Result types"). Nothing is lost: numbers

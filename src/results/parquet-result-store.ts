@@ -4,9 +4,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
-import type { JsonValue } from '../jobs/job.ts';
-import type { Column, ResultPage } from '../warehouses/warehouse.ts';
-import { type Download, type DownloadFormat, arrowStream, fileStream, ndjsonStream } from './downloads.ts';
+import type { JsonValue } from '../core/job.ts';
+import type { Column, ResultPage } from '../core/results.ts';
+import { arrowStream, fileStream, ndjsonStream } from './downloads.ts';
+import type { Download, DownloadFormat } from '../core/results.ts';
 import { convertRows } from './json-values.ts';
 
 /**

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { Job, JsonValue } from '../jobs/job.ts';
-import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from '../jobs/job-store.ts';
-import { TERMINAL_STATUSES, type JobStatus } from '../jobs/status.ts';
+import type { Job, JsonValue } from '../core/job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
+import { TERMINAL_STATUSES, type JobStatus } from '../core/status.ts';
 
 /**
  * The networked JobStore: one PostgreSQL database shared by every jobql instance. The semantics are

@@ -1,7 +1,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { Job, JsonValue } from '../jobs/job.ts';
-import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from '../jobs/job-store.ts';
-import { TERMINAL_STATUSES, type JobStatus } from '../jobs/status.ts';
+import type { Job, JsonValue } from '../core/job.ts';
+import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
+import { TERMINAL_STATUSES, type JobStatus } from '../core/status.ts';
 
 /**
  * The embedded JobStore: one SQLite file (Node's built-in `node:sqlite`), WAL mode. A process crash

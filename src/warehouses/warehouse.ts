@@ -1,6 +1,5 @@
-import type { DmlCounts, JobError, JobProgress, JsonValue } from '../jobs/job.ts';
-import type { JobStatus } from '../jobs/status.ts';
-import type { Download, DownloadFormat } from '../results/downloads.ts';
+import type { JsonValue } from '../core/job.ts';
+import type { Download, DownloadFormat, QueryState, ResultPage } from '../core/results.ts';
 
 /**
  * The port every warehouse adapter implements. Only plain data crosses it (ids, SQL text, JSON
@@ -13,32 +12,6 @@ export interface SubmitRequest {
   bindings: JsonValue[];
   timeoutSeconds: number;
   tag: string | null;
-}
-
-/** What the warehouse knows of one query right now. */
-export interface QueryState {
-  status: JobStatus;
-  startedAt: Date | null;
-  endedAt: Date | null;
-  error: JobError | null;
-  progress: JobProgress | null;
-  dml: DmlCounts | null;
-}
-
-export interface Column {
-  name: string;
-  type: string;
-  nullable: boolean;
-}
-
-export interface ResultPage {
-  columns: Column[];
-  rows: JsonValue[][];
-  totalRows: number;
-  /** Index of the first row of this page in the whole result. */
-  offset: number;
-  /** The result was cut at the server's row cap; `totalRows` counts the rows kept. */
-  truncated: boolean;
 }
 
 export interface Warehouse {

@@ -4,7 +4,7 @@
  * for the summary lines that go into docs/SECURITY.md.
  */
 import fc from 'fast-check';
-import { JobErrorCode, RequestErrorCode } from '../../src/errors.ts';
+import { JobErrorCode, RequestErrorCode } from '../../src/core/errors.ts';
 
 /** A whole number from the environment, or the default when unset or empty. */
 export function envInt(name: string, fallback: number): number {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { RequestErrorCode } from '../../src/errors.ts';
+import { RequestErrorCode } from '../../src/core/errors.ts';
 import { collect, gql, type GraphQLResponse, submit, waitForEnd, wsClient } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 

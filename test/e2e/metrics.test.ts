@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type StatusCallObserver, Poller } from '../../src/jobs/poller.ts';
-import type { QueryState, Warehouse } from '../../src/warehouses/warehouse.ts';
+import type { Warehouse } from '../../src/warehouses/warehouse.ts';
+import type { QueryState } from '../../src/core/results.ts';
 import { newApiKey } from '../helpers/auth.ts';
 import { collect, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';

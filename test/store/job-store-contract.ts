@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { Job, JsonValue } from '../../src/jobs/job.ts';
-import type { JobStore, Lease, NewJob } from '../../src/jobs/job-store.ts';
-import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../src/jobs/status.ts';
+import type { Job, JsonValue } from '../../src/core/job.ts';
+import type { JobStore, Lease, NewJob } from '../../src/store/job-store.ts';
+import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../src/core/status.ts';
 
 export interface StoreHarness {
   /** A store on a fresh, empty database. */

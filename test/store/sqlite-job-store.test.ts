@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { JobStore } from '../../src/jobs/job-store.ts';
+import type { JobStore } from '../../src/store/job-store.ts';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts';
 import { jobStoreContract } from './job-store-contract.ts';
 

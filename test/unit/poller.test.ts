@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Poller } from '../../src/jobs/poller.ts';
-import type { QueryState } from '../../src/warehouses/warehouse.ts';
+import type { QueryState } from '../../src/core/results.ts';
 
 /** The two things the poller asks of a warehouse: status calls (counted) and change listeners. */
 function scriptedWarehouse() {

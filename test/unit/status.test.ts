@@ -1,7 +1,7 @@
 /** The state machine table and Snowpark's isDone / isFailed. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canTransition, isDone, isFailed, isTerminal, JOB_STATUSES, TERMINAL_STATUSES, TRANSITIONS } from '../../src/jobs/status.ts';
+import { canTransition, isDone, isFailed, isTerminal, JOB_STATUSES, TERMINAL_STATUSES, TRANSITIONS } from '../../src/core/status.ts';
 
 test('every status has a row in the transition table', () => {
   assert.deepEqual(Object.keys(TRANSITIONS).sort(), [...JOB_STATUSES].sort());

@@ -7,11 +7,12 @@ import {
   type DuckDBValue,
   StatementType,
 } from '@duckdb/node-api';
-import { JobErrorCode } from '../../errors.ts';
-import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
+import { JobErrorCode } from '../../core/errors.ts';
+import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
 import { columnChunks, convertRows } from '../../results/json-values.ts';
 import { type ParquetResultWriter, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
-import type { Column, QueryState, SubmitRequest } from '../warehouse.ts';
+import type { SubmitRequest } from '../warehouse.ts';
+import type { Column, QueryState } from '../../core/results.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 import { type StopReason, stoppedState } from './engine-protocol.ts';
 

@@ -1,5 +1,5 @@
-import { JobErrorCode } from '../../errors.ts';
-import type { JobError } from '../../jobs/job.ts';
+import { JobErrorCode } from '../../core/errors.ts';
+import type { JobError } from '../../core/job.ts';
 
 /**
  * DuckDB's error messages begin with their class ("Catalog Error: ..."). Each class maps to one

@@ -4,8 +4,9 @@
  * 'advanced'` (structured clone: the Dates of a QueryState arrive as Dates). Only plain data.
  */
 import type { ResultCaps } from '../../results/parquet-result-store.ts';
-import { JobErrorCode } from '../../errors.ts';
-import type { QueryState, SubmitRequest } from '../warehouse.ts';
+import { JobErrors } from '../../core/errors.ts';
+import type { SubmitRequest } from '../warehouse.ts';
+import type { QueryState } from '../../core/results.ts';
 import type { DuckDBHardening } from './hardened-instance.ts';
 
 /** What the engine opens: the warehouse file, hardened, and the writer side of the results. */
@@ -55,16 +56,6 @@ export type StopReason = 'cancel' | 'timeout';
  */
 export function stoppedState(reason: StopReason): Pick<QueryState, 'status' | 'error'> {
   return reason === 'cancel'
-    ? {
-        status: 'ABORTED',
-        error: { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' },
-      }
-    : {
-        status: 'FAILED_WITH_ERROR',
-        error: {
-          code: JobErrorCode.STATEMENT_TIMEOUT,
-          sqlState: '57014',
-          message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
-        },
-      };
+    ? { status: 'ABORTED', error: JobErrors.cancelled() }
+    : { status: 'FAILED_WITH_ERROR', error: JobErrors.timedOut() };
 }

@@ -1,5 +1,5 @@
-import { JobErrorCode } from '../../errors.ts';
-import type { JobError } from '../../jobs/job.ts';
+import { JobErrorCode } from '../../core/errors.ts';
+import type { JobError } from '../../core/job.ts';
 
 /** Snowflake error codes with a meaning of their own (the rest map by SQLSTATE class). */
 export const SnowflakeCode = {

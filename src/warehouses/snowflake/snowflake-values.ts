@@ -1,6 +1,6 @@
-import type { JsonValue } from '../../jobs/job.ts';
+import type { JsonValue } from '../../core/job.ts';
 import { civil, floatJson, MAX_EXACT_DECIMAL_WIDTH, MAX_SAFE, timestampJson } from '../../results/json-values.ts';
-import type { Column } from '../warehouse.ts';
+import type { Column } from '../../core/results.ts';
 
 /**
  * Snowflake result cells in jobql's documented JSON forms (the README's type table), the same

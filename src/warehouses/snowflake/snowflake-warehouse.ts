@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type snowflake from 'snowflake-sdk';
-import { JobErrorCode, RequestErrorCode, requestError } from '../../errors.ts';
-import type { DmlCounts, JobError, JsonValue } from '../../jobs/job.ts';
-import { JOB_STATUSES, isTerminal, type JobStatus } from '../../jobs/status.ts';
+import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../../core/errors.ts';
+import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
+import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/status.ts';
 import type { Logger } from '../../logger.ts';
-import type { Download, DownloadFormat } from '../../results/downloads.ts';
-import type { QueryState, ResultPage, SubmitRequest, Warehouse } from '../warehouse.ts';
+import type { Download, DownloadFormat } from '../../core/results.ts';
+import type { SubmitRequest, Warehouse } from '../warehouse.ts';
+import type { QueryState, ResultPage } from '../../core/results.ts';
 import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
 import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
 import { type CellConverter, columnOf, converterOf, type DriverColumn } from './snowflake-values.ts';
@@ -132,7 +133,7 @@ export class SnowflakeWarehouse implements Warehouse {
     }
     if (errorCode === SnowflakeCode.CANCELLED) {
       return {
-        ...ended('ABORTED', { code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' }),
+        ...ended('ABORTED', JobErrors.cancelled()),
         startedAt,
       };
     }

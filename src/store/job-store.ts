@@ -1,5 +1,5 @@
-import type { DmlCounts, Job, JobError, JobProgress, JsonValue } from './job.ts';
-import type { JobStatus } from './status.ts';
+import type { DmlCounts, Job, JobError, JobProgress, JsonValue } from '../core/job.ts';
+import type { JobStatus } from '../core/status.ts';
 
 export interface NewJob {
   id: string;

@@ -1,5 +1,4 @@
-import type { ServerResponse } from 'node:http';
-import { GraphQLError } from 'graphql';
+import type { JobError } from './job.ts';
 
 /**
  * The closed set of `extensions.code` values on GraphQL errors, i.e. errors about the request.
@@ -73,30 +72,40 @@ export const JobErrorCode = {
 
 export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode];
 
-/** An error whose message is safe to show to the client, with its code. */
-export function requestError(
-  code: RequestErrorCode,
-  message: string,
-  extensions: Record<string, unknown> = {},
-): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extensions, code } });
-}
+/**
+ * An error about the request whose message is safe to show to the client, with its code. The
+ * application throws these; graphql/errors.ts turns them into GraphQL errors and http/ into JSON
+ * bodies, so nothing below those layers knows either protocol.
+ */
+export class RequestError extends Error {
+  readonly code: RequestErrorCode;
+  /** Extra fields for the client (`argument`, `retryAfterSeconds`), beside the code. */
+  readonly extensions: Readonly<Record<string, unknown>>;
 
-/** The code of an error made by `requestError`, or null for any other error. */
-export function requestErrorCode(error: unknown): RequestErrorCode | null {
-  if (!(error instanceof GraphQLError)) return null;
-  const code = error.extensions['code'];
-  return typeof code === 'string' && Object.hasOwn(RequestErrorCode, code) ? (code as RequestErrorCode) : null;
-}
-
-/** A request error answered outside GraphQL (downloads, refusals before yoga), in the same shape. */
-export function sendRequestError(res: ServerResponse, status: number, code: RequestErrorCode, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
-export class UnreachableCaseError extends Error {
-  constructor(value: never) {
-    super(`Unreachable case: ${String(value)}`);
+  constructor(code: RequestErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'RequestError';
+    this.code = code;
+    this.extensions = extensions;
   }
 }
+
+export function requestError(code: RequestErrorCode, message: string, extensions: Record<string, unknown> = {}): RequestError {
+  return new RequestError(code, message, extensions);
+}
+
+/** The code of a `RequestError`, or null for any other error. */
+export function requestErrorCode(error: unknown): RequestErrorCode | null {
+  return error instanceof RequestError ? error.code : null;
+}
+
+/** How a query that was stopped on request ends: the job errors every adapter reports the same way. */
+export const JobErrors = {
+  cancelled: (): JobError => ({ code: JobErrorCode.QUERY_CANCELLED, sqlState: '57014', message: 'SQL execution canceled' }),
+  timedOut: (): JobError => ({
+    code: JobErrorCode.STATEMENT_TIMEOUT,
+    sqlState: '57014',
+    message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
+  }),
+  interrupted: (message: string): JobError => ({ code: JobErrorCode.JOB_INTERRUPTED, sqlState: null, message }),
+} as const;
