@@ -61,7 +61,7 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
     pollBackoffMs: config.pollBackoffMs,
     // The budget protects Snowflake's monitoring endpoint; the embedded engine pushes its states.
     ...(config.warehouse === 'snowflake' ? { maxStatusChecksPerSecond: config.maxStatusChecksPerSecond } : {}),
-    ...(shared.submissionLimiter ? { submissionLimiter: shared.submissionLimiter } : {}),
+    submissionLimiter: shared.submissionLimiter,
     instance: shared.instance,
     logger: logger.child({ component: 'jobs' }),
   });

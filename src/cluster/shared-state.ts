@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { type RateLimiterAbstract, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
 import { type EventBus, InProcessEventBus } from '../events/event-bus.ts';
 import { RedisEventBus } from '../events/redis-event-bus.ts';
 import type { Instance } from '../jobs/job-service.ts';
 import type { JobStore } from '../store/job-store.ts';
+import { memorySubmissionLimiter, redisSubmissionLimiter } from '../limits/rate-limiter-flexible.ts';
+import type { SubmissionLimiter } from '../limits/submission-limiter.ts';
 import type { Logger } from '../logger.ts';
 import { PostgresJobStore } from '../store/postgres-job-store.ts';
 import { SqliteJobStore } from '../store/sqlite-job-store.ts';
@@ -16,8 +17,8 @@ import { SqliteJobStore } from '../store/sqlite-job-store.ts';
 export interface SharedState {
   store: JobStore;
   bus: EventBus;
-  /** Submissions per principal per minute, counted across instances; null counts in process. */
-  submissionLimiter: RateLimiterAbstract | null;
+  /** Submissions per principal per minute: in process, or counted across instances in Redis. */
+  submissionLimiter: SubmissionLimiter;
   instance: Instance;
   close(): Promise<void>;
 }
@@ -34,7 +35,7 @@ export async function openSharedState(config: Config, logger: Logger): Promise<S
     return {
       store,
       bus: new InProcessEventBus(),
-      submissionLimiter: null,
+      submissionLimiter: memorySubmissionLimiter(config.limits.maxSubmissionsPerMinute),
       instance: { id: 'local', leaseTtlMs: config.leaseTtlMs, shared: false },
       close: () => store.close(),
     };
@@ -66,12 +67,7 @@ export async function openSharedState(config: Config, logger: Logger): Promise<S
   return {
     store,
     bus: new RedisEventBus({ publisher, subscriber, channelPrefix: redisPrefix }),
-    submissionLimiter: new RateLimiterRedis({
-      storeClient: publisher,
-      keyPrefix: `${redisPrefix}submissions`,
-      points: config.limits.maxSubmissionsPerMinute,
-      duration: 60,
-    }),
+    submissionLimiter: redisSubmissionLimiter(publisher, `${redisPrefix}submissions`, config.limits.maxSubmissionsPerMinute),
     instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs, shared: true },
     async close() {
       await Promise.allSettled([publisher.quit(), subscriber.quit()]);

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { mayAccess, type Principal } from '../auth/principal.ts';
+import { isQueryId, newJobId, normalizeQueryId } from '../core/ids.ts';
 import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../core/errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { Logger } from '../logger.ts';
+import type { SubmissionLimiter } from '../limits/submission-limiter.ts';
+import type { Logger } from '../core/logger.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 import type { QueryState } from '../core/results.ts';
 import { eventOf, type Job, type JsonValue } from '../core/job.ts';
@@ -45,8 +45,6 @@ export interface SubmitInput {
 
 const MAX_TAG_LENGTH = 256;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-/** Snowflake's query id form (jobql's embedded query ids use it too). */
-const QUERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How often expired results are looked for (at most), and how many are deleted per pass. */
 const EXPIRY_SWEEP_MS = 60_000;
 const EXPIRY_BATCH = 100;
@@ -89,7 +87,7 @@ export class JobService {
   readonly #running = new RunningJobs();
   /** Jobs this instance is claiming right now (not yet in #running): a lease pass must not adopt them. */
   readonly #claiming = new Set<string>();
-  readonly #submissions: RateLimiterAbstract;
+  readonly #submissions: SubmissionLimiter;
   readonly #instance: Instance;
   #leaseTimer: NodeJS.Timeout | null = null;
   #leasePass: Promise<void> | null = null;
@@ -110,8 +108,8 @@ export class JobService {
     pollBackoffMs: readonly number[];
     /** The global budget of warehouse status checks (see Poller). */
     maxStatusChecksPerSecond?: number;
-    /** Counts submissions per principal; in memory unless shared by several instances (Redis). */
-    submissionLimiter?: RateLimiterAbstract;
+    /** Counts submissions per principal; in memory, or shared by several instances (Redis). */
+    submissionLimiter: SubmissionLimiter;
     instance: Instance;
     logger: Logger;
   }) {
@@ -122,8 +120,7 @@ export class JobService {
     this.#log = deps.logger;
     this.#resultTtlMs = deps.resultTtlSeconds * 1000;
     this.#instance = deps.instance;
-    this.#submissions =
-      deps.submissionLimiter ?? new RateLimiterMemory({ points: deps.limits.maxSubmissionsPerMinute, duration: 60 });
+    this.#submissions = deps.submissionLimiter;
     this.poller = new Poller({
       warehouse: deps.warehouse,
       backoffMs: deps.pollBackoffMs,
@@ -242,7 +239,7 @@ export class JobService {
       if (earlier) return waitMs > 0 ? this.waitForEnd(earlier.id, waitMs) : earlier;
     }
     await this.#admit(principal);
-    const id = `job_${randomUUID().replaceAll('-', '')}`;
+    const id = newJobId();
     const job = await this.#store.insert({
       id,
       owner: principal.id,
@@ -299,11 +296,9 @@ export class JobService {
 
   /** The limits a new job must pass: submissions per minute, the principal's and the global queue. */
   async #admit(principal: Principal): Promise<void> {
-    try {
-      await this.#submissions.consume(principal.id);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      const retryAfterSeconds = Math.ceil(rejection.msBeforeNext / 1000);
+    const counted = await this.#submissions.consume(principal.id);
+    if (!counted.allowed) {
+      const retryAfterSeconds = Math.ceil(counted.retryAfterMs / 1000);
       throw requestError(
         RequestErrorCode.RATE_LIMITED,
         `Too many submissions (limit ${this.#limits.maxSubmissionsPerMinute} per minute); retry in ${retryAfterSeconds} s`,
@@ -379,19 +374,19 @@ export class JobService {
     if (!principal.admin) {
       throw requestError(RequestErrorCode.FORBIDDEN, 'Attaching queries needs the admin scope');
     }
-    if (!QUERY_ID.test(queryId)) {
+    if (!isQueryId(queryId)) {
       throw requestError(RequestErrorCode.BAD_USER_INPUT, 'queryId must be a query id such as 01b2c3d4-0000-1111-2222-333344445555', {
         argument: 'queryId',
       });
     }
-    const normalized = queryId.toLowerCase();
+    const normalized = normalizeQueryId(queryId);
     const existing = await this.#store.findByQueryId(normalized);
     if (existing) return existing;
     const described = await this.#warehouse.describe(normalized);
     if (!described) throw requestError(RequestErrorCode.NOT_FOUND, `The warehouse knows no query ${JSON.stringify(queryId)}`);
     const now = new Date();
     const inserted = await this.#store.insert({
-      id: `job_${randomUUID().replaceAll('-', '')}`,
+      id: newJobId(),
       owner: principal.id,
       idempotencyKey: null,
       queryText: described.queryText ?? '',

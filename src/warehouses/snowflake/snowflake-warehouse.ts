@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type snowflake from 'snowflake-sdk';
+import { jobIdAsUuid } from '../../core/ids.ts';
 import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../../core/errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
 import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/status.ts';
@@ -64,7 +65,7 @@ export class SnowflakeWarehouse implements Warehouse {
     const queryId = await this.#client.submit(
       {
         sqlText: request.statements.join(';\n'),
-        requestId: requestIdOf(request.jobId),
+        requestId: jobIdAsUuid(request.jobId),
         binds: request.bindings as snowflake.Binds,
         parameters: {
           // The exact count: Snowflake refuses the text if it holds another number of statements.
@@ -242,13 +243,6 @@ export class SnowflakeWarehouse implements Warehouse {
   async close(): Promise<void> {
     await this.#client.close();
   }
-}
-
-/** Snowflake request ids are UUIDs; a job id (`job_` + 32 hex digits) is one in another spelling. */
-export function requestIdOf(jobId: string): string {
-  const hex = jobId.replace(/^job_/, '');
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`Job id ${jobId} is not job_ + 32 hex digits`);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function ended(status: JobStatus, error: JobError | null): QueryState {
