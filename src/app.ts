@@ -1,29 +1,20 @@
 import fs from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { createSchema, createYoga } from 'graphql-yoga';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { openSharedState } from './cluster/shared-state.ts';
 import type { Config } from './config.ts';
-import { RequestErrorCode } from './core/errors.ts';
-import { sendRequestError } from './http/json-error.ts';
+import { type Clock, systemClock } from './core/clock.ts';
 import type { EventBus } from './events/event-bus.ts';
-import type { GraphQLContext, ServerContext } from './graphql/context.ts';
-import { documentLimits } from './graphql/document-limits.ts';
-import { useErrorCodes } from './graphql/error-codes.ts';
-import { maskError } from './graphql/errors.ts';
-import { resolvers } from './graphql/resolvers.ts';
+import { type SharedExecutionStats, SharedExecution } from './graphql/shared-execution.ts';
 import { serveWebSocket } from './graphql/websocket.ts';
+import { createGraphQLServer, GRAPHQL_PATH } from './graphql/yoga.ts';
+import { createHttpServer } from './http/server.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { Logger } from './logger.ts';
-import { instrumentBus, Metrics, serveMetrics } from './observability/metrics.ts';
-import { isDownloadRoute, serveDownload } from './results/download-route.ts';
+import { instrumentBus, Metrics } from './observability/metrics.ts';
+import type { JobStore } from './store/job-store.ts';
 import { type OpenedWarehouse, openWarehouse } from './warehouses/open-warehouse.ts';
 import type { Warehouse } from './warehouses/warehouse.ts';
-
-export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
-const GRAPHQL_PATH = '/graphql';
 
 export interface App {
   /** `http://host:port`, once started. */
@@ -31,6 +22,8 @@ export interface App {
   readonly jobs: JobService;
   readonly bus: EventBus;
   readonly warehouse: Warehouse;
+  /** This app's shared execution of subscription events: its counts, live (tests, leak checks). */
+  readonly executionStats: Readonly<SharedExecutionStats>;
   /** WebSocket connections open now (for leak checks). */
   sockets(): number;
   start(): Promise<void>;
@@ -38,17 +31,25 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Parts given instead of the ones the configuration names (benchmarks drive a scripted warehouse). */
-export interface AppParts {
+/**
+ * Parts given instead of the ones the configuration names (benchmarks drive a scripted warehouse,
+ * tests a clock). A given store or bus stays the caller's to close; a given warehouse comes with
+ * its `close`, which `stop` calls as it does for its own.
+ */
+export interface AppDeps {
+  store?: JobStore;
+  bus?: EventBus;
   warehouse?: OpenedWarehouse;
+  clock?: Clock;
 }
 
-/** Wires the parts together: stores, warehouse, job service, and one HTTP server for everything. */
-export async function buildApp(config: Config, logger: Logger, parts: AppParts = {}): Promise<App> {
+/** Wires the parts together: stores, warehouse, job service, GraphQL, and one HTTP server for everything. */
+export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {}): Promise<App> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const shared = await openSharedState(config, logger);
+  const clock = deps.clock ?? systemClock;
+  const shared = await openSharedState(config, logger, deps);
   const { store } = shared;
-  const opened = parts.warehouse ?? (await openWarehouse(config, logger));
+  const opened = deps.warehouse ?? (await openWarehouse(config, logger));
   const { warehouse } = opened;
   const metrics = config.metrics ? new Metrics() : null;
   const bus = instrumentBus(shared.bus, metrics);
@@ -64,6 +65,7 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
     submissionLimiter: shared.submissionLimiter,
     instance: shared.instance,
     logger: logger.child({ component: 'jobs' }),
+    clock,
   });
   const authenticator = createAuthenticator(config.auth);
   if (authenticator.mode === 'open') {
@@ -73,67 +75,32 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
         'local principal that may do everything. For local use only.',
     );
   }
-  const services = { jobs, warehouse, bus, limits: config.limits, metrics };
 
-  const yoga = createYoga<ServerContext, GraphQLContext>({
-    schema: createSchema<GraphQLContext>({
-      typeDefs: fs.readFileSync(SCHEMA_FILE, 'utf8'),
-      resolvers,
-    }),
-    // WebSocket operations bring the principal authenticated at connection_init; HTTP ones the header.
-    context: async (initial): Promise<GraphQLContext> => ({
-      ...services,
-      principal: initial.principal ?? (await authenticator.authenticate(initial.request.headers.get('authorization'))),
-    }),
-    graphqlEndpoint: GRAPHQL_PATH,
-    graphiql: config.graphiql ? { subscriptionsProtocol: 'WS', title: 'jobql' } : false,
-    landingPage: false,
-    maskedErrors: { isDev: false, maskError },
-    multipart: false,
-    plugins: [...documentLimits(config.transport, config.introspection), useErrorCodes()],
-    logging: {
-      debug: (...args) => logger.debug({ args }, 'graphql'),
-      info: (...args) => logger.info({ args }, 'graphql'),
-      warn: (...args) => logger.warn({ args }, 'graphql'),
-      error: (...args) => logger.error({ err: args[0], args: args.slice(1) }, 'graphql error'),
-    },
+  const yoga = createGraphQLServer({
+    services: { jobs, warehouse, bus, limits: config.limits, clock, observer: metrics },
+    authenticator,
+    transport: config.transport,
+    introspection: config.introspection,
+    graphiql: config.graphiql,
+    log: logger,
   });
-
   let ready = false;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const route = req.url?.split('?')[0];
-    if (route === '/healthz' || route === '/readyz') {
-      const ok = route === '/healthz' || ready;
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
-      return;
-    }
-    // Unauthenticated, for scrapers: counts only, no job ids, SQL or principals.
-    if (route === '/metrics') {
-      void serveMetrics(req, res, metrics, logger);
-      return;
-    }
-    if (route && isDownloadRoute(route)) {
-      serveDownload(req, res, { jobs, warehouse, authenticator, log: logger, observer: metrics }).catch((error: unknown) => {
-        logger.error({ err: error, url: req.url }, 'download failed');
-        if (!res.headersSent) {
-          sendRequestError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
-        } else {
-          res.destroy();
-        }
-      });
-      return;
-    }
-    if (!bodyWithinLimit(req, res, config.transport.maxRequestBytes) || !wellFormed(req, res)) return;
-    void yoga.handle(req, res);
+  const server = createHttpServer({
+    ready: () => ready,
+    metrics,
+    downloads: { jobs, warehouse, authenticator, clock, log: logger, observer: metrics },
+    graphql: (req, res) => void yoga.handle(req, res),
+    maxRequestBytes: config.transport.maxRequestBytes,
+    log: logger,
   });
-
+  const sharing = new SharedExecution();
   const wss = serveWebSocket({
     server,
     path: GRAPHQL_PATH,
     yoga,
     authenticator,
     transport: config.transport,
+    sharing,
     log: logger.child({ component: 'websocket' }),
   });
   metrics?.watch({ store, bus, poller: jobs.poller, sockets: () => wss.clients.size });
@@ -146,6 +113,7 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
     jobs,
     bus,
     warehouse,
+    executionStats: sharing.stats,
     sockets: () => wss.clients.size,
     async start() {
       await jobs.recover();
@@ -171,54 +139,4 @@ export async function buildApp(config: Config, logger: Logger, parts: AppParts =
       logger.info('jobql stopped');
     },
   };
-}
-
-/** Media types of a GraphQL POST body (GraphQL over HTTP); form bodies and uploads are not served. */
-const POST_TYPES = /^(application\/json|application\/graphql-response\+json)\s*(;|$)/i;
-
-/**
- * Refuses, with a JSON error, what yoga would answer with an empty body or a 500: a POST whose
- * content type is not JSON, and a GET whose `variables` or `extensions` are not JSON.
- */
-function wellFormed(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method === 'POST' && !POST_TYPES.test(req.headers['content-type'] ?? '')) {
-    sendRequestError(res, 415, RequestErrorCode.BAD_REQUEST, 'Send the request as application/json');
-    req.resume();
-    return false;
-  }
-  if (req.method === 'GET') {
-    const params = new URL(req.url ?? '/', 'http://x').searchParams;
-    for (const name of ['variables', 'extensions']) {
-      const value = params.get(name);
-      if (value === null) continue;
-      try {
-        JSON.parse(value);
-      } catch {
-        sendRequestError(res, 400, RequestErrorCode.BAD_REQUEST, `The ${name} parameter is not JSON`);
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-/**
- * Refuses a request body larger than the limit before anyone reads it: by its Content-Length
- * (413), and a body without one (chunked) is refused (411) because its size is unknown up front.
- */
-function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: number): boolean {
-  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return true;
-  const length = req.headers['content-length'];
-  if (length === undefined) {
-    if (req.headers['transfer-encoding'] === undefined) return true; // no body at all
-    sendRequestError(res, 411, RequestErrorCode.BAD_REQUEST, 'Send the request body with a Content-Length');
-    return false;
-  }
-  if (Number(length) > maxBytes) {
-    sendRequestError(res, 413, RequestErrorCode.LIMIT_EXCEEDED, `The request body is larger than ${maxBytes} bytes`);
-    req.resume();
-    res.once('finish', () => req.socket.destroy());
-    return false;
-  }
-  return true;
 }

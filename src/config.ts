@@ -4,7 +4,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.ts';
 import type { JwtSettings } from './auth/jwt.ts';
-import { type SnowflakeConnectionSettings, snowflakeConnectionOptions } from './warehouses/snowflake/connection-options.ts';
+import type { JobLimits } from './jobs/admission.ts';
+import {
+  type SnowflakeConnectionSettings,
+  snowflakeConnectionOptions,
+  SnowflakeOptionsError,
+} from './warehouses/snowflake/connection-options.ts';
+import type { DuckDBSettings } from './warehouses/open-warehouse.ts';
 
 /**
  * Every setting, read once from the environment and validated at start. Units are in the names.
@@ -103,31 +109,9 @@ export interface Config {
   maxStatusChecksPerSecond: number;
   /** The Snowflake connection, when `warehouse` is snowflake (from SNOWFLAKE_* or connections.toml). */
   snowflake: SnowflakeConnectionSettings | null;
-  duckdb: {
-    path: string;
-    allowedDirs: string[];
-    memoryLimit: string;
-    threads: number;
-    /** How long the engine process gets to honour a cancel or timeout before it is SIGKILLed. */
-    killAfterMs: number;
-  };
-  limits: {
-    maxConcurrentJobs: number;
-    maxQueuedJobs: number;
-    maxSqlLength: number;
-    maxStatements: number;
-    maxBindings: number;
-    defaultPageSize: number;
-    maxPageSize: number;
-    defaultTimeoutSeconds: number;
-    maxTimeoutSeconds: number;
-    maxWaitMs: number;
-    allowAttach: boolean;
-    maxActiveJobsPerPrincipal: number;
-    maxRunningJobsPerPrincipal: number;
-    maxSubmissionsPerMinute: number;
-    idempotencyWindowSeconds: number;
-  };
+  duckdb: DuckDBSettings;
+  /** The job limits, and the page sizes of results read through the API. */
+  limits: JobLimits & { defaultPageSize: number; maxPageSize: number };
   /** Authentication; both empty means open mode. */
   auth: { jwt: JwtSettings | null; apiKeys: ApiKeyEntry[] };
   /** Limits of the transport: sockets, subscriptions, message sizes, GraphQL documents. */
@@ -203,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     warehouse: e.JOBQL_WAREHOUSE,
     maxStatusChecksPerSecond: e.JOBQL_MAX_STATUS_CHECKS_PER_SECOND,
-    snowflake: e.JOBQL_WAREHOUSE === 'snowflake' ? snowflakeConnectionOptions(env) : null,
+    snowflake: e.JOBQL_WAREHOUSE === 'snowflake' ? snowflakeSettings(env) : null,
     duckdb: {
       path: path.resolve(e.JOBQL_DUCKDB_PATH ?? path.join(dataDir, 'warehouse.duckdb')),
       allowedDirs: e.JOBQL_DUCKDB_ALLOWED_DIRS.map((d) => path.resolve(d)),
@@ -279,6 +263,16 @@ function clusterSettings(e: Env): Config['cluster'] {
     );
   }
   return { databaseUrl: database, databasePoolSize: e.JOBQL_DATABASE_POOL_SIZE, redisUrl: redis, redisPrefix: e.JOBQL_REDIS_PREFIX };
+}
+
+/** The Snowflake connection (SNOWFLAKE_* and connections.toml); its refusals are ConfigErrors. */
+function snowflakeSettings(env: NodeJS.ProcessEnv): SnowflakeConnectionSettings {
+  try {
+    return snowflakeConnectionOptions(env);
+  } catch (error) {
+    if (error instanceof SnowflakeOptionsError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 function authSettings(e: Env): Config['auth'] {

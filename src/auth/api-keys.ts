@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../core/principal.ts';
 
 /**
  * Static API keys for services. The server holds only their SHA-256 hashes (a key is 256 random

@@ -1,7 +1,7 @@
 import { RequestErrorCode, requestError } from '../core/errors.ts';
 import { type ApiKeyEntry, verifyApiKey } from './api-keys.ts';
 import { type JwtSettings, jwtVerifier, TokenError } from './jwt.ts';
-import { LOCAL_PRINCIPAL, type Principal } from './principal.ts';
+import { LOCAL_PRINCIPAL, type Principal } from '../core/principal.ts';
 
 export interface AuthSettings {
   jwt: JwtSettings | null;

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../core/principal.ts';
 
 export interface JwtSettings {
   /** Exactly one of the two: a JWKS URL (keys fetched, cached, refetched on an unknown `kid`)… */

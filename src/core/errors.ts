@@ -1,5 +1,3 @@
-import type { JobError } from './job.ts';
-
 /**
  * The closed set of `extensions.code` values on GraphQL errors, i.e. errors about the request.
  * Errors of the SQL itself are not request errors: they end the job FAILED_WITH_ERROR with a
@@ -71,6 +69,13 @@ export const JobErrorCode = {
 } as const;
 
 export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode];
+
+/** Why a job failed: a code of the closed set above, the SQLSTATE where one applies, a message. */
+export interface JobError {
+  code: JobErrorCode;
+  sqlState: string | null;
+  message: string;
+}
 
 /**
  * An error about the request whose message is safe to show to the client, with its code. The

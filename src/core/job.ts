@@ -1,14 +1,10 @@
+import type { JobError } from './errors.ts';
 import type { JobStatus } from './status.ts';
+
+export type { JobError };
 
 /** A JSON value as it crosses the API: a binding or a result cell. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** Why a job failed, in the closed set of job error codes (see errors.ts `JobErrorCode`). */
-export interface JobError {
-  code: string;
-  sqlState: string | null;
-  message: string;
-}
 
 export interface DmlCounts {
   rowsInserted: number;

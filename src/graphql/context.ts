@@ -1,20 +1,29 @@
 import type { IncomingMessage } from 'node:http';
-import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
+import type { Clock } from '../core/clock.ts';
+import type { JobStatusStreamObserver, ResultRowsObserver } from '../core/observers.ts';
+import type { Principal } from '../core/principal.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { JobService } from '../jobs/job-service.ts';
-import type { Metrics } from '../observability/metrics.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 
-/** What every resolver sees: the server's services, and who is asking. */
-export interface GraphQLContext {
-  principal: Principal;
+/** What the GraphQL layer reports (observability/metrics.ts implements it). */
+export type GraphQLObserver = JobStatusStreamObserver & ResultRowsObserver;
+
+/** The server's services, the same for every operation. */
+export interface GraphQLServices {
   jobs: JobService;
   warehouse: Warehouse;
   bus: EventBus;
   limits: Config['limits'];
+  clock: Clock;
   /** Null when metrics are off (JOBQL_METRICS=false). */
-  metrics: Metrics | null;
+  observer: GraphQLObserver | null;
+}
+
+/** What every resolver sees: the server's services, and who is asking. */
+export interface GraphQLContext extends GraphQLServices {
+  principal: Principal;
 }
 
 /** What yoga receives from node:http, and from the WebSocket path (with its principal). */

@@ -111,12 +111,46 @@ export type JobEdge = {
 
 export type JobError = {
   __typename?: 'JobError';
-  /** A code from the closed set in the README (SQL_SYNTAX_ERROR, STATEMENT_TIMEOUT, ...). */
-  code: Scalars['String']['output'];
+  code: JobErrorCode;
   message: Scalars['String']['output'];
   /** The SQLSTATE class of the error, where one applies. */
   sqlState: Maybe<Scalars['String']['output']>;
 };
+
+/** Why a job failed: the closed set of job error codes, the same on every warehouse. */
+export type JobErrorCode =
+  /** The embedded engine's process died while the job ran in it (on FAILED_WITH_INCIDENT). */
+  | 'ENGINE_CRASHED'
+  /** The server stopped while the job ran (on FAILED_WITH_INCIDENT). */
+  | 'JOB_INTERRUPTED'
+  /** The job was cancelled (on ABORTED jobs; 57014). */
+  | 'QUERY_CANCELLED'
+  /** The SQL parses but does not bind: a wrong column, a type mismatch. */
+  | 'SQL_BINDER_ERROR'
+  /** The bindings do not match the statements' parameters. */
+  | 'SQL_BINDING_MISMATCH'
+  /** A constraint was violated (class 23). */
+  | 'SQL_CONSTRAINT_VIOLATION'
+  /** A value could not be converted (SQLSTATE class 22). */
+  | 'SQL_CONVERSION_ERROR'
+  /** Any other error the engine raised. */
+  | 'SQL_ERROR'
+  /** The SQL's input is invalid for the operation. */
+  | 'SQL_INVALID_INPUT'
+  /** A table, view or function the SQL names does not exist (42P01). */
+  | 'SQL_OBJECT_NOT_FOUND'
+  /** The query ran out of memory. */
+  | 'SQL_OUT_OF_MEMORY'
+  /** The SQL tried something it may not (a file, the network, a locked setting). */
+  | 'SQL_PERMISSION_DENIED'
+  /** The SQL does not parse (SQLSTATE 42601). */
+  | 'SQL_SYNTAX_ERROR'
+  /** A transaction conflicted with another (class 25). */
+  | 'SQL_TRANSACTION_CONFLICT'
+  /** The job ran past its timeoutSeconds (57014). */
+  | 'STATEMENT_TIMEOUT'
+  /** The warehouse failed in a way that is not the SQL's fault. */
+  | 'WAREHOUSE_ERROR';
 
 export type JobFilter = {
   status?: InputMaybe<Array<JobStatus>>;
@@ -385,6 +419,7 @@ export type ResolversTypes = {
   JobConnection: ResolverTypeWrapper<Omit<JobConnection, 'edges' | 'nodes'> & { edges: Array<ResolversTypes['JobEdge']>, nodes: Array<ResolversTypes['Job']> }>;
   JobEdge: ResolverTypeWrapper<Omit<JobEdge, 'node'> & { node: ResolversTypes['Job'] }>;
   JobError: ResolverTypeWrapper<JobError>;
+  JobErrorCode: JobErrorCode;
   JobFilter: JobFilter;
   JobProgress: ResolverTypeWrapper<JobProgress>;
   JobStatus: JobStatus;
@@ -494,7 +529,7 @@ export type JobEdgeResolvers<ContextType = GraphQLContext, ParentType extends Re
 };
 
 export type JobErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['JobError'] = ResolversParentTypes['JobError']> = {
-  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['JobErrorCode'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   sqlState?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };

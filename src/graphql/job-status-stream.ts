@@ -1,17 +1,10 @@
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../core/principal.ts';
 import { RequestErrorCode, requestError } from '../core/errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { eventOf, type JobStatusEvent } from '../core/job.ts';
 import type { JobService } from '../jobs/job-service.ts';
+import type { JobStatusStreamObserver } from '../core/observers.ts';
 import { isTerminal } from '../core/status.ts';
-
-/** What a stream reports, for metrics: open streams, and how late a terminal event reached its subscriber. */
-export interface JobStatusStreamObserver {
-  streamOpened(): void;
-  streamClosed(): void;
-  /** A terminal event that arrived on the bus while the stream was open, as it is handed over. */
-  terminalEventDelivered(event: JobStatusEvent): void;
-}
 
 /**
  * The `jobStatus` event stream: the job's current state, then every later transition, then the
@@ -26,7 +19,7 @@ export interface JobStatusStreamObserver {
 export function jobStatusStream(
   id: string,
   principal: Principal,
-  jobs: JobService,
+  jobs: Pick<JobService, 'get'>,
   bus: EventBus,
   observer: JobStatusStreamObserver | null = null,
 ): AsyncIterableIterator<JobStatusEvent> {

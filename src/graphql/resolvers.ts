@@ -1,7 +1,8 @@
 import { RequestErrorCode, requestError } from '../core/errors.ts';
 import type { JobStatusEvent } from '../core/job.ts';
+import { resultAvailability } from '../core/results.ts';
 import { isDone, isFailed, isTerminal } from '../core/status.ts';
-import { downloadPath } from '../results/download-route.ts';
+import { downloadPath } from '../http/download-route.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
 import { jobStatusStream } from './job-status-stream.ts';
 import type { Resolvers } from './generated.ts';
@@ -55,7 +56,7 @@ export const resolvers: Resolvers = {
 
   Subscription: {
     jobStatus: {
-      subscribe: (_, { id }, { jobs, bus, principal, metrics }) => jobStatusStream(id, principal, jobs, bus, metrics),
+      subscribe: (_, { id }, { jobs, bus, principal, observer }) => jobStatusStream(id, principal, jobs, bus, observer),
       resolve: (event: JobStatusEvent) => event,
     },
   },
@@ -73,12 +74,13 @@ export const resolvers: Resolvers = {
             parquet: downloadPath(job, 'parquet'),
           }
         : null,
-    result: async (job, { first, after }, { warehouse, limits }) => {
-      if (job.status !== 'SUCCESS' || !job.queryId) return null;
-      if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {
+    result: async (job, { first, after }, { warehouse, limits, clock }) => {
+      const availability = resultAvailability(job, clock.now());
+      if (availability === 'not-ready' || !job.queryId) return null;
+      if (availability === 'expired') {
         throw requestError(
           RequestErrorCode.RESULT_EXPIRED,
-          `The result of job ${job.id} expired at ${job.resultExpiresAt.toISOString()}`,
+          `The result of job ${job.id} expired at ${job.resultExpiresAt?.toISOString()}`,
         );
       }
       const limit = pageSize(first, limits.defaultPageSize, limits.maxPageSize);
@@ -96,8 +98,8 @@ export const resolvers: Resolvers = {
   },
 
   ResultPage: {
-    rows: (page, _, { metrics }) => {
-      metrics?.rowsServed('graphql', page.rows.length);
+    rows: (page, _, { observer }) => {
+      observer?.rowsServed('graphql', page.rows.length);
       return page.rows;
     },
     pageInfo: (page) => {

@@ -5,13 +5,13 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../core/principal.ts';
 import type { Config } from '../config.ts';
 import { RequestErrorCode } from '../core/errors.ts';
 import { graphQLError } from './errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext, ServerContext } from './context.ts';
-import { payloadSender, type SendPayload, subscribeShared } from './shared-execution.ts';
+import { payloadSender, type SendPayload, type SharedExecution } from './shared-execution.ts';
 
 /** Close codes of our own (4000–4999 are the application's); graphql-ws's are in its CloseCode. */
 export const APP_CLOSE_CODES = {
@@ -57,9 +57,11 @@ export function serveWebSocket(deps: {
   yoga: YogaServerInstance<ServerContext, GraphQLContext>;
   authenticator: Authenticator;
   transport: Config['transport'];
+  /** This server's shared execution of subscription events (its counts are this server's own). */
+  sharing: SharedExecution;
   log: Logger;
 }): WebSocketServer {
-  const { yoga, authenticator, transport, log } = deps;
+  const { yoga, authenticator, transport, sharing, log } = deps;
   const wss = new WebSocketServer({
     server: deps.server,
     path: deps.path,
@@ -73,7 +75,7 @@ export function serveWebSocket(deps: {
       execute: (args) => (args.rootValue as Envelope).execute(args),
       // Each event is executed and serialized once per selection and principal, not once per
       // subscriber (shared-execution.ts).
-      subscribe: (args) => subscribeShared(args, args.rootValue as Envelope),
+      subscribe: (args) => sharing.subscribe(args, args.rootValue as Envelope),
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const header = params['authorization'] ?? params['Authorization'];

@@ -44,9 +44,16 @@ interface Tracked {
  * bus, not to the poller. With nothing tracked no timer is armed. An adapter that learns of a
  * change (DuckDB when a query starts or settles) nudges the job, which makes it due at once.
  *
- * Modes: idle (no timer), waiting (one timer for the earliest due job), ticking (one tick in
- * flight; it reschedules when it ends, so ticks never overlap and a nudge made meanwhile is kept).
+ * Its modes (`mode`), a state machine:
+ *
+ *   idle ──track/nudge──► waiting ──timer──► ticking ──tick ends──► waiting | idle
+ *     any ──stop()──► stopped
+ *
+ * idle: nothing due, no timer. waiting: one timer, for the earliest due job. ticking: one tick in
+ * flight; it reschedules when it ends, so ticks never overlap and a nudge made meanwhile is kept.
  */
+export type PollerMode = 'idle' | 'waiting' | 'ticking' | 'stopped';
+
 export class Poller {
   readonly #options: PollerOptions;
   readonly #tracked = new Map<string, Tracked>();
@@ -70,6 +77,12 @@ export class Poller {
     this.#onStatusCall = options.onStatusCall;
     this.#tokens = options.maxChecksPerSecond ?? Infinity;
     this.#removeListener = options.warehouse.onChange((queryId) => this.nudge(queryId));
+  }
+
+  get mode(): PollerMode {
+    if (this.#stopped) return 'stopped';
+    if (this.#tick) return 'ticking';
+    return this.#timer ? 'waiting' : 'idle';
   }
 
   get trackedCount(): number {

@@ -1,16 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RequestErrorCode } from '../core/errors.ts';
-import { sendRequestError } from '../http/json-error.ts';
-import type { EventBus } from '../events/event-bus.ts';
-import type { JobStatusStreamObserver } from '../graphql/job-status-stream.ts';
 import type { JobStatusEvent } from '../core/job.ts';
-import type { JobStore } from '../store/job-store.ts';
-import type { Poller } from '../jobs/poller.ts';
-import { JOB_STATUSES } from '../core/status.ts';
-import type { Logger } from '../logger.ts';
-import type { DownloadObserver } from '../results/download-route.ts';
+import type { DownloadObserver, JobStatusStreamObserver, ResultRowsObserver } from '../core/observers.ts';
 import { DOWNLOAD_FORMATS, type DownloadFormat } from '../core/results.ts';
+import { JOB_STATUSES } from '../core/status.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Poller } from '../jobs/poller.ts';
+import type { JobStore } from '../store/job-store.ts';
 
 const DOWNLOAD_FORMAT_NAMES = Object.keys(DOWNLOAD_FORMATS) as DownloadFormat[];
 
@@ -24,7 +19,7 @@ const DOWNLOAD_FORMAT_NAMES = Object.keys(DOWNLOAD_FORMATS) as DownloadFormat[];
  * by a client. Counters and histograms count what THIS process did; `jobql_jobs` reads the job
  * store, which several instances may share.
  */
-export class Metrics implements JobStatusStreamObserver, DownloadObserver {
+export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, DownloadObserver {
   readonly registry = new Registry();
   #sources: MetricsSources | null = null;
 
@@ -44,6 +39,20 @@ export class Metrics implements JobStatusStreamObserver, DownloadObserver {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const histogram = (name: string, help: string, buckets: number[]): Histogram => new Histogram({ name, help, buckets, registers });
+    /** A gauge set when scraped from what `watch` named (nothing before). */
+    const scraped = (name: string, help: string, read: (sources: MetricsSources) => number): void => {
+      const gauge: Gauge = new Gauge({
+        name,
+        help,
+        registers,
+        collect: () => {
+          if (this.#sources) gauge.set(read(this.#sources));
+        },
+      });
+    };
 
     // Read when scraped, from the parts `watch` names.
     const jobs: Gauge<'status'> = new Gauge({
@@ -60,104 +69,67 @@ export class Metrics implements JobStatusStreamObserver, DownloadObserver {
         for (const status of JOB_STATUSES) jobs.set({ status }, counts[status] ?? 0);
       },
     });
-    const tracked: Gauge = new Gauge({
-      name: 'jobql_poller_tracked_jobs',
-      help: 'Dispatched, unfinished jobs this instance polls the warehouse for.',
-      registers,
-      collect: () => {
-        if (this.#sources) tracked.set(this.#sources.poller.trackedCount);
-      },
-    });
-    const sockets: Gauge = new Gauge({
-      name: 'jobql_websocket_sockets',
-      help: 'Open graphql-ws WebSocket connections to this instance.',
-      registers,
-      collect: () => {
-        if (this.#sources) sockets.set(this.#sources.sockets());
-      },
-    });
-    const listeners: Gauge = new Gauge({
-      name: 'jobql_event_bus_listeners',
-      help:
-        "Listeners registered on this instance's event bus (jobStatus subscriptions and waitMs " +
+    scraped('jobql_poller_tracked_jobs', 'Dispatched, unfinished jobs this instance polls the warehouse for.', (s) => s.poller.trackedCount);
+    scraped('jobql_websocket_sockets', 'Open graphql-ws WebSocket connections to this instance.', (s) => s.sockets());
+    scraped(
+      'jobql_event_bus_listeners',
+      "Listeners registered on this instance's event bus (jobStatus subscriptions and waitMs " +
         'submissions); should return to zero when idle.',
-      registers,
-      collect: () => {
-        if (this.#sources) listeners.set(this.#sources.bus.listenerCount());
-      },
-    });
+      (s) => s.bus.listenerCount(),
+    );
 
     // Counted as things happen.
-    this.#submissions = new Counter({
-      name: 'jobql_submissions_total',
-      help: 'Jobs created by submitQuery on this instance (a retry that finds its idempotent job is not counted).',
-      registers,
-    });
-    this.#attachments = new Counter({
-      name: 'jobql_attached_queries_total',
-      help: 'Jobs created by attachQuery on this instance.',
-      registers,
-    });
-    this.#transitions = new Counter({
-      name: 'jobql_job_transitions_total',
-      help:
-        'Job status changes applied by this instance, by the status moved to. A job being created ' +
+    this.#submissions = counter(
+      'jobql_submissions_total',
+      'Jobs created by submitQuery on this instance (a retry that finds its idempotent job is not counted).',
+    );
+    this.#attachments = counter('jobql_attached_queries_total', 'Jobs created by attachQuery on this instance.');
+    this.#transitions = counter(
+      'jobql_job_transitions_total',
+      'Job status changes applied by this instance, by the status moved to. A job being created ' +
         '(QUEUED, sequence 1) is not a transition: see jobql_submissions_total and jobql_attached_queries_total.',
-      labelNames: ['status'],
-      registers,
-    });
-    this.#statusCalls = new Counter({
-      name: 'jobql_warehouse_status_calls_total',
-      help: "Warehouse status calls made by this instance's poller (one per tick, for every due job).",
-      registers,
-    });
-    this.#statusCallErrors = new Counter({
-      name: 'jobql_warehouse_status_call_errors_total',
-      help: 'Warehouse status calls that failed (the jobs asked about are retried on their backoff).',
-      registers,
-    });
-    this.#queriesChecked = new Counter({
-      name: 'jobql_warehouse_queries_checked_total',
-      help: 'Query ids asked about in warehouse status calls.',
-      registers,
-    });
-    this.#statusCallSeconds = new Histogram({
-      name: 'jobql_warehouse_status_call_duration_seconds',
-      help: 'Duration of warehouse status calls, failed ones included.',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
+      ['status'],
+    );
+    this.#statusCalls = counter(
+      'jobql_warehouse_status_calls_total',
+      "Warehouse status calls made by this instance's poller (one per tick, for every due job).",
+    );
+    this.#statusCallErrors = counter(
+      'jobql_warehouse_status_call_errors_total',
+      'Warehouse status calls that failed (the jobs asked about are retried on their backoff).',
+    );
+    this.#queriesChecked = counter('jobql_warehouse_queries_checked_total', 'Query ids asked about in warehouse status calls.');
+    this.#statusCallSeconds = histogram(
+      'jobql_warehouse_status_call_duration_seconds',
+      'Duration of warehouse status calls, failed ones included.',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
     this.#subscriptions = new Gauge({
       name: 'jobql_subscriptions',
       help: 'Open jobStatus subscriptions on this instance (WebSocket and SSE).',
       registers,
     });
-    this.#endToEventSeconds = new Histogram({
-      name: 'jobql_job_end_to_event_seconds',
-      help:
-        "Time from a job's end (its endedAt) to its terminal event being handed to a jobStatus " +
+    this.#endToEventSeconds = histogram(
+      'jobql_job_end_to_event_seconds',
+      "Time from a job's end (its endedAt) to its terminal event being handed to a jobStatus " +
         'subscriber, once per subscriber; only subscriptions open when the job ended.',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
-    this.#downloads = new Counter({
-      name: 'jobql_result_downloads_total',
-      help: 'Result downloads started (GET /jobs/<id>/result.<format> answered 200), by format.',
-      labelNames: ['format'],
-      registers,
-    });
-    this.#bytesServed = new Counter({
-      name: 'jobql_result_bytes_served_total',
-      help: 'Result bytes handed to download responses (body only, no headers), by format.',
-      labelNames: ['format'],
-      registers,
-    });
-    this.#rowsServed = new Counter({
-      name: 'jobql_result_rows_served_total',
-      help: 'Result rows served, by how: "graphql" counts the rows of Job.result pages whose rows were asked for.',
-      labelNames: ['via'],
-      registers,
-    });
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    this.#downloads = counter(
+      'jobql_result_downloads_total',
+      'Result downloads started (GET /jobs/<id>/result.<format> answered 200), by format.',
+      ['format'],
+    );
+    this.#bytesServed = counter(
+      'jobql_result_bytes_served_total',
+      'Result bytes handed to download responses (body only, no headers), by format.',
+      ['format'],
+    );
+    this.#rowsServed = counter(
+      'jobql_result_rows_served_total',
+      'Result rows served, by how: "graphql" counts the rows of Job.result pages whose rows were asked for.',
+      ['via'],
+    );
     // Every label value known up front starts at 0, so its series exists (and rate() works) from the first scrape.
     for (const status of JOB_STATUSES) this.#transitions.inc({ status }, 0);
     for (const format of DOWNLOAD_FORMAT_NAMES) {
@@ -249,31 +221,4 @@ export function instrumentBus(bus: EventBus, metrics: Metrics | null): EventBus 
     subscribe: (jobId) => bus.subscribe(jobId),
     listenerCount: () => bus.listenerCount(),
   };
-}
-
-/**
- * GET /metrics: Prometheus text format. No authentication (scrapers do not log in), which is why it
- * shows only counts; with metrics off (JOBQL_METRICS=false) it is 404.
- */
-export async function serveMetrics(
-  req: IncomingMessage,
-  res: ServerResponse,
-  metrics: Metrics | null,
-  log: Logger,
-): Promise<void> {
-  if (!metrics) return sendRequestError(res, 404, RequestErrorCode.NOT_FOUND, 'Metrics are turned off (JOBQL_METRICS)');
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    req.resume(); // a body, if any, is not read
-    res.setHeader('allow', 'GET, HEAD');
-    return sendRequestError(res, 405, RequestErrorCode.BAD_REQUEST, 'The metrics answer GET only');
-  }
-  let scraped: { contentType: string; body: string };
-  try {
-    scraped = await metrics.scrape();
-  } catch (error) {
-    log.error({ err: error }, 'metrics scrape failed');
-    return sendRequestError(res, 500, RequestErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.');
-  }
-  res.writeHead(200, { 'content-type': scraped.contentType, 'cache-control': 'no-store' });
-  res.end(req.method === 'HEAD' ? undefined : scraped.body);
 }

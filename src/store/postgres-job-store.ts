@@ -1,7 +1,17 @@
 import pg from 'pg';
-import type { Job, JsonValue } from '../core/job.ts';
+import type { Job } from '../core/job.ts';
+import type { JobStatus } from '../core/status.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
-import { TERMINAL_STATUSES, type JobStatus } from '../core/status.ts';
+import {
+  INSERT_JOB,
+  jobFromRow,
+  type JobRow,
+  newJobValues,
+  pageOf,
+  patchAssignments,
+  TERMINAL_SQL_LIST as TERMINAL_LIST,
+  type TimeColumns,
+} from './job-rows.ts';
 
 /**
  * The networked JobStore: one PostgreSQL database shared by every jobql instance. The semantics are
@@ -60,96 +70,30 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_by_query_id ON jobs (query_id, seq) WHERE query_id IS NOT NULL;
    CREATE INDEX jobs_by_result_expiry ON jobs (result_expires_at) WHERE NOT result_deleted;
    CREATE UNIQUE INDEX jobs_by_idempotency_key ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
-   -- The lease scan: dispatched jobs not yet terminal, oldest first. The status list must stay the
-   -- one TERMINAL_LIST spells below for the planner to match the predicate (a test checks it).
+   -- The lease scan: dispatched jobs not yet terminal, oldest first. The status list is the one
+   -- the lease scan spells (TERMINAL_LIST), for the planner to match the predicate (a test checks it).
    CREATE INDEX jobs_leasable ON jobs (seq)
      WHERE dispatched_at IS NOT NULL
-       AND status NOT IN ('SUCCESS', 'FAILED_WITH_ERROR', 'FAILED_WITH_INCIDENT', 'ABORTED', 'DISCONNECTED');`,
+       AND status NOT IN (${TERMINAL_LIST});`,
 ];
 
 /** pg_advisory_xact_lock key of the migrations ("jobql" in ASCII). */
 const MIGRATION_LOCK = 0x6a6f62716c;
 
-interface Row {
-  seq: string;
-  id: string;
-  query_id: string | null;
-  query_text: string;
-  bindings: string;
-  tag: string | null;
-  timeout_seconds: number | null;
-  statement_count: number;
-  status: string;
-  previous_status: string | null;
-  sequence: number;
-  status_changed_at: Date;
-  submitted_at: Date;
-  dispatched_at: Date | null;
-  started_at: Date | null;
-  ended_at: Date | null;
-  error: string | null;
-  progress: string | null;
-  dml: string | null;
-  result_expires_at: Date | null;
-  result_deleted: boolean;
-  owner: string;
-  idempotency_key: string | null;
-  lease_holder: string | null;
-  lease_until: Date | null;
-}
+type Row = JobRow<Date>;
 
 type Param = string | number | boolean | Date | null | readonly string[];
 
-const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+/** timestamptz comes and goes as a Date. */
+const DATES: TimeColumns<Date> = { read: (date) => date, write: (date) => date };
 
-function toJob(r: Row): Job {
-  return {
-    id: r.id,
-    seq: Number(r.seq),
-    queryId: r.query_id,
-    queryText: r.query_text,
-    bindings: JSON.parse(r.bindings) as JsonValue[],
-    tag: r.tag,
-    timeoutSeconds: r.timeout_seconds,
-    statementCount: r.statement_count,
-    status: r.status as JobStatus,
-    previousStatus: r.previous_status as JobStatus | null,
-    sequence: r.sequence,
-    statusChangedAt: r.status_changed_at,
-    submittedAt: r.submitted_at,
-    dispatchedAt: r.dispatched_at,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    error: json(r.error),
-    progress: json(r.progress),
-    dml: json(r.dml),
-    resultExpiresAt: r.result_expires_at,
-    owner: r.owner,
-    idempotencyKey: r.idempotency_key,
-  };
-}
+const toJob = (row: Row): Job => jobFromRow(row, DATES);
 
 /** Column assignments for a patch, numbered from `$first`; undefined fields are left alone. */
 function patchColumns(patch: JobPatch, first: number): [string[], Param[]] {
-  const sets: string[] = [];
-  const values: Param[] = [];
-  const put = (column: string, value: Param): void => {
-    values.push(value);
-    sets.push(`${column} = $${first + values.length - 1}`);
-  };
-  if (patch.queryId !== undefined) put('query_id', patch.queryId);
-  if (patch.dispatchedAt !== undefined) put('dispatched_at', patch.dispatchedAt);
-  if (patch.startedAt !== undefined) put('started_at', patch.startedAt);
-  if (patch.endedAt !== undefined) put('ended_at', patch.endedAt);
-  if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
-  if (patch.progress !== undefined) put('progress', patch.progress && JSON.stringify(patch.progress));
-  if (patch.dml !== undefined) put('dml', patch.dml && JSON.stringify(patch.dml));
-  if (patch.resultExpiresAt !== undefined) put('result_expires_at', patch.resultExpiresAt);
-  return [sets, values];
+  const sets = patchAssignments(patch, DATES);
+  return [sets.map(([column], i) => `${column} = $${first + i}`), sets.map(([, value]) => value)];
 }
-
-/** Spelled as the jobs_leasable index spells it, so that the lease scan can use it. */
-const TERMINAL_LIST = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
 
 export interface PostgresJobStoreOptions {
   /** Connections in the pool; default 10. */
@@ -242,23 +186,7 @@ export class PostgresJobStore implements JobStore {
     // Twice at most: the key's holder can lose its key (forgetIdempotencyKeys) between our
     // conflict and our read, and then the insert goes through.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const inserted = await this.#one(
-        `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
-                           status, previous_status, sequence, status_changed_at, submitted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9)
-         ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
-        [
-          job.id,
-          job.owner,
-          job.idempotencyKey,
-          job.queryText,
-          JSON.stringify(job.bindings),
-          job.tag,
-          job.timeoutSeconds,
-          job.statementCount,
-          job.submittedAt,
-        ],
-      );
+      const inserted = await this.#one(INSERT_JOB, newJobValues(job, DATES));
       if (inserted) return inserted;
       // Another submission with the same key won the race (and committed: ON CONFLICT waited for
       // it): its job is the answer.
@@ -307,7 +235,7 @@ export class PostgresJobStore implements JobStore {
       `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
       params,
     );
-    return { jobs: jobs.slice(0, first), hasNextPage: jobs.length > first };
+    return pageOf(jobs, first);
   }
 
   async transition(

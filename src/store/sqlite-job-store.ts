@@ -1,7 +1,17 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { Job, JsonValue } from '../core/job.ts';
+import type { Job } from '../core/job.ts';
+import type { JobStatus } from '../core/status.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
-import { TERMINAL_STATUSES, type JobStatus } from '../core/status.ts';
+import {
+  INSERT_JOB,
+  jobFromRow,
+  type JobRow,
+  newJobValues,
+  pageOf,
+  patchAssignments,
+  TERMINAL_SQL_LIST as TERMINAL_LIST,
+  type TimeColumns,
+} from './job-rows.ts';
 
 /**
  * The embedded JobStore: one SQLite file (Node's built-in `node:sqlite`), WAL mode. A process crash
@@ -49,81 +59,21 @@ const MIGRATIONS = [
    ALTER TABLE jobs ADD COLUMN lease_until INTEGER;`,
 ];
 
-interface Row {
-  seq: number;
-  id: string;
-  query_id: string | null;
-  query_text: string;
-  bindings: string;
-  tag: string | null;
-  timeout_seconds: number | null;
-  statement_count: number;
-  status: string;
-  previous_status: string | null;
-  sequence: number;
-  status_changed_at: number;
-  submitted_at: number;
-  dispatched_at: number | null;
-  started_at: number | null;
-  ended_at: number | null;
-  error: string | null;
-  progress: string | null;
-  dml: string | null;
-  result_expires_at: number | null;
-  owner: string;
-  idempotency_key: string | null;
-}
+type Row = JobRow<number>;
 
-const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
-const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+/** SQLite keeps times as epoch milliseconds. */
+const MILLIS: TimeColumns<number> = { read: (ms) => new Date(ms), write: (date) => date.getTime() };
 
-function toJob(r: Row): Job {
-  return {
-    id: r.id,
-    seq: r.seq,
-    queryId: r.query_id,
-    queryText: r.query_text,
-    bindings: JSON.parse(r.bindings) as JsonValue[],
-    tag: r.tag,
-    timeoutSeconds: r.timeout_seconds,
-    statementCount: r.statement_count,
-    status: r.status as JobStatus,
-    previousStatus: r.previous_status as JobStatus | null,
-    sequence: r.sequence,
-    statusChangedAt: new Date(r.status_changed_at),
-    submittedAt: new Date(r.submitted_at),
-    dispatchedAt: date(r.dispatched_at),
-    startedAt: date(r.started_at),
-    endedAt: date(r.ended_at),
-    error: json(r.error),
-    progress: json(r.progress),
-    dml: json(r.dml),
-    resultExpiresAt: date(r.result_expires_at),
-    owner: r.owner,
-    idempotencyKey: r.idempotency_key,
-  };
-}
+const toJob = (row: Row): Job => jobFromRow(row, MILLIS);
 
 /** Column assignments for a patch; undefined fields are left alone. */
 function patchColumns(patch: JobPatch): [string[], SQLInputValue[]] {
-  const sets: string[] = [];
-  const values: SQLInputValue[] = [];
-  const put = (column: string, value: SQLInputValue): void => {
-    sets.push(`${column} = ?`);
-    values.push(value);
-  };
-  if (patch.queryId !== undefined) put('query_id', patch.queryId);
-  if (patch.dispatchedAt !== undefined) put('dispatched_at', patch.dispatchedAt.getTime());
-  if (patch.startedAt !== undefined) put('started_at', patch.startedAt.getTime());
-  if (patch.endedAt !== undefined) put('ended_at', patch.endedAt.getTime());
-  if (patch.error !== undefined) put('error', patch.error && JSON.stringify(patch.error));
-  if (patch.progress !== undefined) put('progress', patch.progress && JSON.stringify(patch.progress));
-  if (patch.dml !== undefined) put('dml', patch.dml && JSON.stringify(patch.dml));
-  if (patch.resultExpiresAt !== undefined) put('result_expires_at', patch.resultExpiresAt.getTime());
-  return [sets, values];
+  const sets = patchAssignments(patch, MILLIS);
+  return [sets.map(([column]) => `${column} = ?`), sets.map(([, value]) => value)];
 }
 
-const TERMINAL_LIST = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
+/** The shared insert, with SQLite's numbered parameters (`?9` is `$9`). */
+const INSERT = INSERT_JOB.replaceAll('$', '?');
 
 export class SqliteJobStore implements JobStore {
   readonly #db: DatabaseSync;
@@ -165,23 +115,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const at = job.submittedAt.getTime();
-    const inserted = this.#one(
-      `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
-                         status, previous_status, sequence, status_changed_at, submitted_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'QUEUED', NULL, 1, ?, ?)
-       ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
-      job.id,
-      job.owner,
-      job.idempotencyKey,
-      job.queryText,
-      JSON.stringify(job.bindings),
-      job.tag,
-      job.timeoutSeconds,
-      job.statementCount,
-      at,
-      at,
-    );
+    const inserted = this.#one(INSERT, ...newJobValues(job, MILLIS));
     if (inserted) return inserted;
     // Another submission with the same key won the race: its job is the answer.
     const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.owner, job.idempotencyKey) : null;
@@ -242,7 +176,7 @@ export class SqliteJobStore implements JobStore {
       ...params,
       first + 1,
     );
-    return { jobs: jobs.slice(0, first), hasNextPage: jobs.length > first };
+    return pageOf(jobs, first);
   }
 
   async transition(

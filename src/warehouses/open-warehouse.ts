@@ -1,12 +1,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import snowflake from 'snowflake-sdk';
-import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import { EngineWarehouse } from './duckdb/engine-warehouse.ts';
-import { SnowflakeClient } from './snowflake/snowflake-client.ts';
-import { SnowflakeWarehouse } from './snowflake/snowflake-warehouse.ts';
+import type { Logger } from '../core/logger.ts';
+import type { SnowflakeConnectionSettings } from './snowflake/connection-options.ts';
 import type { Warehouse } from './warehouse.ts';
+
+export interface DuckDBSettings {
+  path: string;
+  allowedDirs: string[];
+  memoryLimit: string;
+  threads: number;
+  /** How long the engine process gets to honour a cancel or timeout before it is SIGKILLed. */
+  killAfterMs: number;
+}
+
+/** What choosing and opening a warehouse needs of the configuration (Config satisfies it). */
+export interface WarehouseSettings {
+  /** Set when the warehouse is Snowflake; the embedded DuckDB otherwise. */
+  snowflake: SnowflakeConnectionSettings | null;
+  dataDir: string;
+  duckdb: DuckDBSettings;
+  resultMaxRows: number;
+  resultMaxBytes: number;
+  limits: { maxConcurrentJobs: number };
+}
 
 export interface OpenedWarehouse {
   warehouse: Warehouse;
@@ -14,12 +30,22 @@ export interface OpenedWarehouse {
   close(): Promise<void>;
 }
 
-/** The warehouse `JOBQL_WAREHOUSE` names, connected and ready. */
-export async function openWarehouse(config: Config, logger: Logger): Promise<OpenedWarehouse> {
+/**
+ * The warehouse `JOBQL_WAREHOUSE` names, connected and ready. Each adapter, and its driver, is
+ * imported only when it is the one named: a Snowflake deployment never loads DuckDB's native
+ * module or parquet-wasm, and the embedded one never loads snowflake-sdk
+ * (test/warehouses/adapter-loading.test.ts checks both).
+ */
+export async function openWarehouse(config: WarehouseSettings, logger: Logger): Promise<OpenedWarehouse> {
   if (config.snowflake) {
+    const [{ default: snowflake }, { SnowflakeClient }, { SnowflakeWarehouse }] = await Promise.all([
+      import('snowflake-sdk'),
+      import('./snowflake/snowflake-client.ts'),
+      import('./snowflake/snowflake-warehouse.ts'),
+    ]);
     const { options, source } = config.snowflake;
     // The driver logs through its own logger; jobql logs what matters through pino.
-    snowflake.configure({ logLevel: 'OFF' } as snowflake.ConfigureOptions);
+    snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
     const log = logger.child({ component: 'snowflake' });
     const client = new SnowflakeClient(options, log);
     log.info({ source }, 'connecting to Snowflake');
@@ -27,6 +53,7 @@ export async function openWarehouse(config: Config, logger: Logger): Promise<Ope
     const warehouse = new SnowflakeWarehouse(client, log);
     return { warehouse, close: () => warehouse.close() };
   }
+  const { EngineWarehouse } = await import('./duckdb/engine-warehouse.ts');
   const resultsDir = path.join(config.dataDir, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   // DuckDB runs user SQL in a process of its own; this process only reads the results it wrote.

@@ -137,7 +137,7 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
           dispatchedAt: new Date(Date.parse('2031-02-03T04:05:07.001Z')),
           startedAt: new Date(Date.parse('2031-02-03T04:05:07.010Z')),
           endedAt: new Date(Date.parse('2031-02-03T04:05:08.999Z')),
-          error: { code: 'QUERY_FAILED', sqlState: '42000', message: 'syntax error at "?" ✗' },
+          error: { code: 'SQL_SYNTAX_ERROR', sqlState: '42000', message: 'syntax error at "?" ✗' },
           progress: { percentage: 12.5, rowsProcessed: 10, totalRowsToProcess: null },
           dml: { rowsInserted: 1, rowsUpdated: 2, rowsDeleted: 3 },
           resultExpiresAt: new Date(Date.parse('2031-02-04T04:05:08.500Z')),
@@ -148,7 +148,7 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
           dispatchedAt: new Date(Date.parse('2031-02-03T04:05:07.001Z')),
           startedAt: new Date(Date.parse('2031-02-03T04:05:07.010Z')),
           endedAt: new Date(Date.parse('2031-02-03T04:05:08.999Z')),
-          error: { code: 'QUERY_FAILED', sqlState: '42000', message: 'syntax error at "?" ✗' },
+          error: { code: 'SQL_SYNTAX_ERROR', sqlState: '42000', message: 'syntax error at "?" ✗' },
           progress: { percentage: 12.5, rowsProcessed: 10, totalRowsToProcess: null },
           dml: { rowsInserted: 1, rowsUpdated: 2, rowsDeleted: 3 },
           resultExpiresAt: new Date(Date.parse('2031-02-04T04:05:08.500Z')),
@@ -325,14 +325,14 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
         const job = await store.insert(newJob());
         const withError = await store.update(job.id, {
           queryId: 'q-1',
-          error: { code: 'X', sqlState: null, message: 'm' },
+          error: { code: 'SQL_ERROR', sqlState: null, message: 'm' },
           progress: { percentage: null, rowsProcessed: null, totalRowsToProcess: 7 },
         });
         assert.equal(withError?.status, 'QUEUED');
         assert.equal(withError?.sequence, 1);
         assert.deepEqual(withError?.statusChangedAt, job.statusChangedAt);
         assert.equal(withError?.queryId, 'q-1');
-        assert.deepEqual(withError?.error, { code: 'X', sqlState: null, message: 'm' });
+        assert.deepEqual(withError?.error, { code: 'SQL_ERROR', sqlState: null, message: 'm' });
         assert.deepEqual(withError?.progress, { percentage: null, rowsProcessed: null, totalRowsToProcess: 7 });
         const cleared = await store.update(job.id, { error: null, progress: null, dml: null });
         assert.equal(cleared?.error, null);

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../../src/config.ts';
-import { snowflakeConnectionOptions } from '../../src/warehouses/snowflake/connection-options.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { snowflakeConnectionOptions, SnowflakeOptionsError } from '../../src/warehouses/snowflake/connection-options.ts';
 import { tempDir } from '../helpers/server.ts';
 
 function home(toml: string | null, mode = 0o600): string {
@@ -88,7 +88,7 @@ describe('Snowflake connection options', () => {
 
   test('refusals name what is wrong', () => {
     assert.throws(() => snowflakeConnectionOptions({ SNOWFLAKE_HOME: home(null) }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
+      assert.ok(error instanceof SnowflakeOptionsError);
       assert.match(error.message, /SNOWFLAKE_ACCOUNT.*SNOWFLAKE_USER.*SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH/s);
       return true;
     });
@@ -97,10 +97,21 @@ describe('Snowflake connection options', () => {
       /has no connection named "nope"/,
     );
     assert.throws(() => snowflakeConnectionOptions({ SNOWFLAKE_HOME: home(TOML, 0o644) }), /readable by other users/);
-    assert.throws(() => snowflakeConnectionOptions({ SNOWFLAKE_HOME: home('[default\nbroken') }), ConfigError);
+    assert.throws(() => snowflakeConnectionOptions({ SNOWFLAKE_HOME: home('[default\nbroken') }), SnowflakeOptionsError);
     assert.throws(
       () => snowflakeConnectionOptions({ SNOWFLAKE_HOME: home(null), SNOWFLAKE_ACCOUNT: 'a', SNOWFLAKE_USER: 'u', SNOWFLAKE_PASSWORD: 'p', SNOWFLAKE_PORT: '99999' }),
       /SNOWFLAKE_PORT/,
+    );
+  });
+
+  test('loadConfig reports a refusal as a ConfigError, with the same message', () => {
+    assert.throws(
+      () => loadConfig({ JOBQL_WAREHOUSE: 'snowflake', SNOWFLAKE_HOME: home(null) }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /^Invalid configuration:\n {2}JOBQL_WAREHOUSE=snowflake needs SNOWFLAKE_ACCOUNT/);
+        return true;
+      },
     );
   });
 });

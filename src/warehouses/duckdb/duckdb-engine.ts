@@ -9,8 +9,10 @@ import {
 } from '@duckdb/node-api';
 import { JobErrorCode } from '../../core/errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
-import { columnChunks, convertRows } from '../../results/json-values.ts';
-import { type ParquetResultWriter, quoteLiteral, type ResultCaps } from '../../results/parquet-result-store.ts';
+import { columnChunks, convertRows } from './json-values.ts';
+import { quoteLiteral, type ResultCaps } from './parquet-result-store.ts';
+import type { ParquetResultWriter } from './parquet-result-writer.ts';
+import { addDmlCounts } from '../dml-counts.ts';
 import type { SubmitRequest } from '../warehouse.ts';
 import type { Column, QueryState } from '../../core/results.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
@@ -212,7 +214,7 @@ export class DuckDBEngine {
         prepared = await connection.prepare(`${text}\nRETURNING merge_action`);
         bind(prepared, values);
         const counts = await countMerge(prepared);
-        dml = add(dml, counts);
+        dml = addDmlCounts(dml, counts);
         if (isLast) {
           const row = [counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted];
           const writer = this.#results.rowWriter(queryId, request.jobId, MERGE_COUNT_COLUMNS);
@@ -233,7 +235,7 @@ export class DuckDBEngine {
       bind(prepared, values);
       if (query.stopReason) throw new Error('interrupted');
       const result = await prepared.stream();
-      dml = add(dml, dmlOf(type, result.rowsChanged));
+      dml = addDmlCounts(dml, dmlOf(type, result.rowsChanged));
       if (isLast) await this.#storeInline(queryId, request.jobId, result);
     }
     return dml;
@@ -369,14 +371,4 @@ function dmlOf(type: StatementType, rowsChanged: number): DmlCounts | null {
     default:
       return null;
   }
-}
-
-function add(total: DmlCounts | null, more: DmlCounts | null): DmlCounts | null {
-  if (!more) return total;
-  if (!total) return more;
-  return {
-    rowsInserted: total.rowsInserted + more.rowsInserted,
-    rowsUpdated: total.rowsUpdated + more.rowsUpdated,
-    rowsDeleted: total.rowsDeleted + more.rowsDeleted,
-  };
 }

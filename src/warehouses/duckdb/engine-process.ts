@@ -6,7 +6,7 @@
  * runaway query or an invalidated instance costs this process, never the API's.
  */
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { ParquetResultWriter } from '../../results/parquet-result-store.ts';
+import { ParquetResultWriter } from './parquet-result-writer.ts';
 import { isInstanceInvalidated } from './duckdb-errors.ts';
 import { DuckDBEngine } from './duckdb-engine.ts';
 import { type EngineMessage, type EngineOptions, type EngineRequest, isEngineRequest } from './engine-protocol.ts';
@@ -23,11 +23,6 @@ if (!process.send) {
 // Not process.exit(): it waits for libuv's threads, and a running query holds one until it ends.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 
-let engine: DuckDBEngine | null = null;
-let results: ParquetResultWriter | null = null;
-/** Once DuckDB has invalidated the instance, no state this engine reports is worth anything. */
-let poisoned = false;
-
 /** A send that cannot throw: a closed channel means the parent is gone, and 'disconnect' exits. */
 function send(message: EngineMessage, then?: () => void): void {
   if (!process.connected) return;
@@ -41,7 +36,13 @@ function messageOf(error: unknown): string {
 /** How long to wait for the file lock of an engine that is still dying (its API process was killed). */
 const LOCK_WAIT_MS = 5000;
 
-async function open(options: EngineOptions): Promise<void> {
+/** What this process has open; made once by `open`. */
+interface Opened {
+  engine: DuckDBEngine;
+  results: ParquetResultWriter;
+}
+
+async function open(options: EngineOptions): Promise<Opened> {
   // The engine writes and reads results itself, so their directory is one it may use.
   const hardening = { ...options.hardening, allowedDirs: [...options.hardening.allowedDirs, options.resultsDir] };
   const deadline = Date.now() + LOCK_WAIT_MS;
@@ -55,9 +56,11 @@ async function open(options: EngineOptions): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  results = new ParquetResultWriter(options.resultsDir, instance);
-  const opened = new DuckDBEngine(instance, results, options.caps);
-  opened.onChange((queryId, state) => {
+  const results = new ParquetResultWriter(options.resultsDir, instance);
+  const engine = new DuckDBEngine(instance, results, options.caps);
+  /** Once DuckDB has invalidated the instance, no state this engine reports is worth anything. */
+  let poisoned = false;
+  engine.onChange((queryId, state) => {
     if (poisoned) return;
     send({ type: 'state', queryId, state });
     if (state.error && isInstanceInvalidated(state.error.message)) {
@@ -65,48 +68,53 @@ async function open(options: EngineOptions): Promise<void> {
       send({ type: 'poisoned', queryId, message: state.error.message });
     }
   });
-  engine = opened;
+  return { engine, results };
 }
 
-async function handle(request: EngineRequest): Promise<void> {
-  switch (request.type) {
-    case 'open':
-      try {
-        await open(request.options);
-        send({ type: 'ready' });
-      } catch (error) {
-        send({ type: 'start-failed', message: messageOf(error) }, () => process.exit(1));
+/** Serves the API process's requests; what is open lives here, not in module state. */
+function requestHandler(): (request: EngineRequest) => Promise<void> {
+  let opened: Opened | null = null;
+  return async (request) => {
+    switch (request.type) {
+      case 'open':
+        try {
+          opened = await open(request.options);
+          send({ type: 'ready' });
+        } catch (error) {
+          send({ type: 'start-failed', message: messageOf(error) }, () => process.exit(1));
+        }
+        return;
+      case 'submit':
+      case 'cancel': {
+        let error: string | null = null;
+        try {
+          if (!opened) throw new Error('the engine is not open');
+          if (request.type === 'submit') opened.engine.submit(request.request, request.queryId);
+          else opened.engine.cancel(request.queryId);
+        } catch (caught) {
+          error = messageOf(caught);
+        }
+        send({ type: 'reply', id: request.id, error });
+        return;
       }
-      return;
-    case 'submit':
-    case 'cancel': {
-      let error: string | null = null;
-      try {
-        if (!engine) throw new Error('the engine is not open');
-        if (request.type === 'submit') engine.submit(request.request, request.queryId);
-        else engine.cancel(request.queryId);
-      } catch (caught) {
-        error = messageOf(caught);
+      case 'close': {
+        // Interrupts running queries and closes the instance (a checkpoint); the parent kills this
+        // process if it takes too long.
+        let error: string | null = null;
+        try {
+          await opened?.engine.close();
+          opened?.results.close();
+        } catch (caught) {
+          error = messageOf(caught);
+        }
+        send({ type: 'reply', id: request.id, error }, () => process.exit(0));
+        return;
       }
-      send({ type: 'reply', id: request.id, error });
-      return;
     }
-    case 'close': {
-      // Interrupts running queries and closes the instance (a checkpoint); the parent kills this
-      // process if it takes too long.
-      let error: string | null = null;
-      try {
-        await engine?.close();
-        results?.close();
-      } catch (caught) {
-        error = messageOf(caught);
-      }
-      send({ type: 'reply', id: request.id, error }, () => process.exit(0));
-      return;
-    }
-  }
+  };
 }
 
+const handle = requestHandler();
 process.on('message', (message: unknown) => {
   if (isEngineRequest(message)) void handle(message);
 });

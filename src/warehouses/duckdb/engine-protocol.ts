@@ -3,7 +3,7 @@
  * (engine-process.ts), over the IPC channel of `child_process.fork` with `serialization:
  * 'advanced'` (structured clone: the Dates of a QueryState arrive as Dates). Only plain data.
  */
-import type { ResultCaps } from '../../results/parquet-result-store.ts';
+import type { ResultCaps } from './parquet-result-store.ts';
 import { JobErrors } from '../../core/errors.ts';
 import type { SubmitRequest } from '../warehouse.ts';
 import type { QueryState } from '../../core/results.ts';

@@ -1,9 +1,23 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import snowflake from 'snowflake-sdk';
+import type snowflake from 'snowflake-sdk';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError } from '../../config.ts';
+
+/**
+ * Settings that cannot make a Snowflake connection; the message says which and why, in the
+ * `Invalid configuration:` form. config.ts reports it as a SnowflakeOptionsError.
+ */
+export class SnowflakeOptionsError extends Error {}
+
+/**
+ * snowflake-sdk, loaded only when a connections.toml is read: config.ts imports this module on
+ * every start, and the embedded warehouse never needs the driver.
+ */
+function snowflakeSdk(): typeof snowflake {
+  return createRequire(import.meta.url)('snowflake-sdk') as typeof snowflake;
+}
 
 /** Where the connection options came from, for the start-up log (never the secrets). */
 export interface SnowflakeConnectionSettings {
@@ -49,7 +63,7 @@ export function snowflakeConnectionOptions(env: NodeJS.ProcessEnv = process.env)
   if (env['SNOWFLAKE_PORT']) {
     const port = Number(env['SNOWFLAKE_PORT']);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new ConfigError(`Invalid configuration:\n  SNOWFLAKE_PORT=${JSON.stringify(env['SNOWFLAKE_PORT'])}: not a port`);
+      throw new SnowflakeOptionsError(`Invalid configuration:\n  SNOWFLAKE_PORT=${JSON.stringify(env['SNOWFLAKE_PORT'])}: not a port`);
     }
     options['port'] = port;
     fromEnv.push('SNOWFLAKE_PORT');
@@ -63,7 +77,7 @@ export function snowflakeConnectionOptions(env: NodeJS.ProcessEnv = process.env)
       : 'SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH',
   ].filter((m): m is string => m !== null);
   if (missing.length > 0) {
-    throw new ConfigError(
+    throw new SnowflakeOptionsError(
       `Invalid configuration:\n  JOBQL_WAREHOUSE=snowflake needs ${missing.join(', ')}, ` +
         `from the environment or a connection in ${connectionsTomlPath(env)}`,
     );
@@ -85,33 +99,33 @@ function readConnectionsToml(env: NodeJS.ProcessEnv): { options: Record<string, 
   try {
     // Like Snowflake's tools, refuse credentials that other users can read.
     if (process.platform !== 'win32' && (fs.statSync(file).mode & 0o077) !== 0) {
-      throw new ConfigError(
+      throw new SnowflakeOptionsError(
         `Invalid configuration:\n  ${file} is readable by other users; run: chmod 0600 ${JSON.stringify(file)}`,
       );
     }
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    if (name) throw new ConfigError(`Invalid configuration:\n  SNOWFLAKE_DEFAULT_CONNECTION_NAME is set but ${file} cannot be read`);
+    if (error instanceof SnowflakeOptionsError) throw error;
+    if (name) throw new SnowflakeOptionsError(`Invalid configuration:\n  SNOWFLAKE_DEFAULT_CONNECTION_NAME is set but ${file} cannot be read`);
     return null;
   }
   let parsed: Record<string, unknown>;
   try {
     parsed = parseToml(text);
   } catch (error) {
-    throw new ConfigError(`Invalid configuration:\n  ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const chosen = name || 'default';
   const table = parsed[chosen];
   if (table === undefined) {
-    if (name) throw new ConfigError(`Invalid configuration:\n  ${file} has no connection named ${JSON.stringify(name)}`);
+    if (name) throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file} has no connection named ${JSON.stringify(name)}`);
     return null;
   }
   if (typeof table !== 'object' || table === null || Array.isArray(table)) {
-    throw new ConfigError(`Invalid configuration:\n  ${file}: [${chosen}] is not a table`);
+    throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file}: [${chosen}] is not a table`);
   }
   return {
-    options: snowflake.normalizeConnectionOptions(table as Record<string, unknown>) as Record<string, unknown>,
+    options: snowflakeSdk().normalizeConnectionOptions(table as Record<string, unknown>) as Record<string, unknown>,
     source: `${file} [${chosen}]`,
   };
 }

@@ -1,5 +1,5 @@
 import snowflake from 'snowflake-sdk';
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { driverFailure, SnowflakeCode } from './snowflake-errors.ts';
 import { FETCH_AS_STRING } from './snowflake-values.ts';
 

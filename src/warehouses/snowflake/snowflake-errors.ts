@@ -6,7 +6,6 @@ export const SnowflakeCode = {
   CANCELLED: '000604',
   STATEMENT_TIMEOUT: '000630',
   RESULT_EXPIRED: '000710',
-  STATEMENT_NOT_FOUND: '000709',
   NOT_EXECUTING: '000605',
   SESSION_EXPIRED: '390112',
   SESSION_INVALID: '390104',
@@ -15,8 +14,8 @@ export const SnowflakeCode = {
 } as const;
 
 const BY_CODE: Record<string, JobErrorCode> = {
-  '000604': JobErrorCode.QUERY_CANCELLED,
-  '000630': JobErrorCode.STATEMENT_TIMEOUT,
+  [SnowflakeCode.CANCELLED]: JobErrorCode.QUERY_CANCELLED,
+  [SnowflakeCode.STATEMENT_TIMEOUT]: JobErrorCode.STATEMENT_TIMEOUT,
   '001003': JobErrorCode.SQL_SYNTAX_ERROR,
   '002003': JobErrorCode.SQL_OBJECT_NOT_FOUND,
   '000904': JobErrorCode.SQL_BINDER_ERROR,

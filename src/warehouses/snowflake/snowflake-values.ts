@@ -1,5 +1,5 @@
 import type { JsonValue } from '../../core/job.ts';
-import { civil, floatJson, MAX_EXACT_DECIMAL_WIDTH, MAX_SAFE, timestampJson } from '../../results/json-values.ts';
+import { civil, floatJson, isSafeInteger, MAX_EXACT_DECIMAL_WIDTH, timestampJson } from '../../core/json-forms.ts';
 import type { Column } from '../../core/results.ts';
 
 /**
@@ -91,7 +91,7 @@ function nullable(convert: (value: unknown) => JsonValue): CellConverter {
 
 function integerJson(text: string): JsonValue {
   const n = BigInt(text);
-  return n <= MAX_SAFE && n >= -MAX_SAFE ? Number(n) : text;
+  return isSafeInteger(n) ? Number(n) : text;
 }
 
 function timeJson(text: string, scale: number): string {

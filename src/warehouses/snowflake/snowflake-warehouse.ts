@@ -4,8 +4,9 @@ import { jobIdAsUuid } from '../../core/ids.ts';
 import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../../core/errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
 import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/status.ts';
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { Download, DownloadFormat } from '../../core/results.ts';
+import { addDmlCounts } from '../dml-counts.ts';
 import type { SubmitRequest, Warehouse } from '../warehouse.ts';
 import type { QueryState, ResultPage } from '../../core/results.ts';
 import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
@@ -163,7 +164,7 @@ export class SnowflakeWarehouse implements Warehouse {
     if (cached) return cached;
     const statements = await this.#client.results(queryId);
     let dml: DmlCounts | null = null;
-    for (const statement of statements) dml = addDml(dml, await dmlOf(statement));
+    for (const statement of statements) dml = addDmlCounts(dml, await dmlOf(statement));
     const details = { resultQueryId: statements.at(-1)?.getQueryId() ?? queryId, dml };
     this.#ends.set(queryId, details);
     if (this.#ends.size > END_CACHE_SIZE) this.#ends.delete(this.#ends.keys().next().value!);
@@ -261,15 +262,6 @@ async function dmlOf(statement: snowflake.RowStatement): Promise<DmlCounts | nul
     });
   }
   return counts;
-}
-
-function addDml(a: DmlCounts | null, b: DmlCounts | null): DmlCounts | null {
-  if (!a || !b) return a ?? b;
-  return {
-    rowsInserted: a.rowsInserted + b.rowsInserted,
-    rowsUpdated: a.rowsUpdated + b.rowsUpdated,
-    rowsDeleted: a.rowsDeleted + b.rowsDeleted,
-  };
 }
 
 function convertRow(row: unknown[], converters: CellConverter[]): JsonValue[] {

@@ -1,6 +1,7 @@
 /**
- * The warehouses the contract suite runs against: the embedded DuckDB directly, and Snowflake as
- * the real snowflake-sdk sees it, through the wire-level double over HTTP.
+ * The warehouses the warehouse contract suite (warehouse-contract.test.ts) runs against: the
+ * embedded DuckDB directly, and Snowflake as the real snowflake-sdk sees it, through the
+ * wire-level double over HTTP.
  */
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';

@@ -1,24 +1,14 @@
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
-import type { Download, DownloadFormat } from '../core/results.ts';
+import type { Download, DownloadFormat } from '../../core/results.ts';
 import { columnChunks, convertRows } from './json-values.ts';
 
 export function fileStream(file: string, format: DownloadFormat, options: { deleteAfter?: boolean } = {}): Download {
   const body = fs.createReadStream(file);
   if (options.deleteAfter) body.once('close', () => fs.rm(file, { force: true }, () => {}));
   return { format, body };
-}
-
-/** Passes a download's body through unchanged, telling `onBytes` the size of each chunk (for metrics). */
-export function countBytes(onBytes: (bytes: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onBytes(chunk.length);
-      callback(null, chunk);
-    },
-  });
 }
 
 /**

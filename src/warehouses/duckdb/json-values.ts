@@ -13,7 +13,16 @@ import {
   type DuckDBUnionValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import type { JsonValue } from '../core/job.ts';
+import type { JsonValue } from '../../core/job.ts';
+import {
+  civil,
+  floatJson,
+  isSafeInteger,
+  MAX_EXACT_DECIMAL_WIDTH,
+  pad,
+  timeOfDay,
+  timestampJson,
+} from '../../core/json-forms.ts';
 
 /**
  * DuckDB values to the documented JSON forms (README "Result types"). Nothing is lost: numbers
@@ -46,11 +55,6 @@ export async function* columnChunks(result: DuckDBResult): AsyncGenerator<DuckDB
     yield chunk.getColumns();
   }
 }
-
-
-export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** Decimals up to 15 digits survive a round trip through a double; wider ones stay strings. */
-export const MAX_EXACT_DECIMAL_WIDTH = 15;
 
 export function converterFor(type: DuckDBType): Converter {
   switch (type.typeId) {
@@ -151,12 +155,7 @@ function nullable(convert: (value: DuckDBValue) => JsonValue): Converter {
 }
 
 function bigIntJson(v: bigint): JsonValue {
-  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
-}
-
-export function floatJson(v: number): JsonValue {
-  if (Number.isFinite(v)) return v;
-  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+  return isSafeInteger(v) ? Number(v) : v.toString();
 }
 
 function decimalJson(v: DuckDBDecimalValue): JsonValue {
@@ -164,36 +163,9 @@ function decimalJson(v: DuckDBDecimalValue): JsonValue {
   return v.width <= MAX_EXACT_DECIMAL_WIDTH ? Number(text) : text;
 }
 
-const pad = (n: number | bigint, width: number): string => String(n).padStart(width, '0');
-
-/** Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days). */
-export function civil(days: number): string {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  // ISO 8601: four digits in 0000..9999, otherwise a sign and six digits.
-  const year = y >= 0 && y <= 9999 ? pad(y, 4) : `${y < 0 ? '-' : '+'}${pad(Math.abs(y), 6)}`;
-  return `${year}-${pad(m, 2)}-${pad(d, 2)}`;
-}
-
 function dateJson(v: DuckDBDateValue): string {
   if (!v.isFinite) return v.days > 0 ? 'infinity' : '-infinity';
   return civil(v.days);
-}
-
-/** `HH:MM:SS` plus `digits` fraction digits, from units since midnight. */
-function timeOfDay(units: bigint, digits: number): string {
-  const perSecond = 10n ** BigInt(digits);
-  const seconds = units / perSecond;
-  const fraction = units % perSecond;
-  const hms = `${pad(seconds / 3600n, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}`;
-  return digits > 0 ? `${hms}.${pad(fraction, digits)}` : hms;
 }
 
 function offsetJson(seconds: number): string {
@@ -204,21 +176,6 @@ function offsetJson(seconds: number): string {
 
 function timeTzJson(v: DuckDBTimeTZValue): string {
   return `${timeOfDay(BigInt(v.micros), 6)}${offsetJson(v.offset)}`;
-}
-
-const INFINITY_TIMESTAMP = 2n ** 63n - 1n;
-
-export function timestampJson(units: bigint, perSecond: bigint, digits: number, zone: string): string {
-  if (units === INFINITY_TIMESTAMP) return 'infinity';
-  if (units === -INFINITY_TIMESTAMP) return '-infinity';
-  const perDay = perSecond * 86_400n;
-  let days = units / perDay;
-  let rest = units % perDay;
-  if (rest < 0n) {
-    rest += perDay;
-    days -= 1n;
-  }
-  return `${civil(Number(days))}T${timeOfDay(rest, digits)}${zone}`;
 }
 
 /** ISO 8601 duration: months and days kept apart (a month has no fixed length), e.g. P1Y2M3DT4H5M6.5S. */

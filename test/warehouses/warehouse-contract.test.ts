@@ -1,14 +1,15 @@
 /**
- * The job contract, one suite run against every warehouse: the embedded DuckDB directly, and
- * Snowflake through the real snowflake-sdk talking HTTP to the wire-level double. The same GraphQL
- * requests must give the same answers on both; where the warehouses differ by nature (a restart),
- * the target says what to expect.
+ * The warehouse contract, one suite run on every Warehouse adapter (warehouse-targets.ts): the
+ * embedded DuckDB directly, and Snowflake through the real snowflake-sdk talking HTTP to the
+ * wire-level double (test/snowflake-double). The same GraphQL requests must give the same answers
+ * on both; where the warehouses differ by nature (a restart), the target says what to expect.
+ * Beside it, adapter-loading.test.ts checks that each deployment loads only its own adapter's driver.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { collect, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { type TestServer, tempDir } from '../helpers/server.ts';
-import { type ContractTarget, duckdbTarget, snowflakeTarget } from './warehouses.ts';
+import { type ContractTarget, duckdbTarget, snowflakeTarget } from './warehouse-targets.ts';
 
 const RESULT = `query($id: ID!, $first: Int, $after: String) { job(id: $id) { status
   result(first: $first, after: $after) { columns { name type nullable } rows totalRows pageInfo { hasNextPage endCursor } } } }`;
@@ -25,7 +26,7 @@ async function rowsOf(url: string, id: string, first = 1000): Promise<unknown[][
 }
 
 for (const makeTarget of [duckdbTarget, snowflakeTarget]) {
-  describe(`the job contract on ${makeTarget.name.replace('Target', '')}`, () => {
+  describe(`the warehouse contract on ${makeTarget.name.replace('Target', '')}`, () => {
     let target: ContractTarget;
     let server: TestServer;
     before(async () => {

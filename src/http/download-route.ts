@@ -1,21 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Clock } from '../core/clock.ts';
 import { RequestErrorCode, requestErrorCode } from '../core/errors.ts';
-import { sendRequestError } from '../http/json-error.ts';
 import type { Job } from '../core/job.ts';
+import type { Logger } from '../core/logger.ts';
+import type { DownloadObserver } from '../core/observers.ts';
+import type { Principal } from '../core/principal.ts';
+import { DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat, resultAvailability } from '../core/results.ts';
 import type { JobService } from '../jobs/job-service.ts';
-import type { Logger } from '../logger.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
-import { countBytes } from './downloads.ts';
-import { DOWNLOAD_FORMATS, type DownloadFormat, isDownloadFormat } from '../core/results.ts';
+import { sendRequestError } from './json-error.ts';
 
-/** What a download reports, for metrics. */
-export interface DownloadObserver {
-  downloadStarted(format: DownloadFormat): void;
-  /** Body bytes handed to the response, as they go. */
-  bytesServed(format: DownloadFormat, bytes: number): void;
+/** What a download needs: the job (as its principal may see it), the warehouse that holds the result. */
+export interface DownloadDeps {
+  jobs: Pick<JobService, 'get'>;
+  warehouse: Pick<Warehouse, 'downloadResult'>;
+  authenticator: Authenticator;
+  clock: Clock;
+  log: Logger;
+  observer?: DownloadObserver | null;
 }
 
 const ROUTE = /^\/jobs\/([^/]+)\/result\.([a-z]+)$/;
@@ -38,13 +43,7 @@ export function isDownloadRoute(pathname: string): boolean {
 export async function serveDownload(
   req: IncomingMessage,
   res: ServerResponse,
-  deps: {
-    jobs: JobService;
-    warehouse: Warehouse;
-    authenticator: Authenticator;
-    log: Logger;
-    observer?: DownloadObserver | null;
-  },
+  deps: DownloadDeps,
 ): Promise<void> {
   const { jobs, warehouse, log } = deps;
   const fail = (status: number, code: RequestErrorCode, message: string): void => sendRequestError(res, status, code, message);
@@ -68,13 +67,12 @@ export async function serveDownload(
   }
   const job = await jobs.get(id, principal);
   if (!job) return fail(404, RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
-  if (job.status !== 'SUCCESS' || !job.queryId) {
+  const availability = resultAvailability(job, deps.clock.now());
+  if (availability === 'not-ready' || !job.queryId) {
     return fail(409, RequestErrorCode.RESULT_NOT_READY, `Job ${job.id} has no result: it is ${job.status}`);
   }
   const expired = `The result of job ${job.id} expired`;
-  if (job.resultExpiresAt && job.resultExpiresAt.getTime() <= Date.now()) {
-    return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
-  }
+  if (availability === 'expired') return fail(410, RequestErrorCode.RESULT_EXPIRED, expired);
   let download;
   try {
     download = await warehouse.downloadResult(job.queryId, format);
@@ -105,4 +103,14 @@ export async function serveDownload(
     if (!res.destroyed) log.error({ err: error, jobId: job.id, format }, 'download failed');
     res.destroy();
   }
+}
+
+/** Passes a download's body through unchanged, telling `onBytes` the size of each chunk (for metrics). */
+function countBytes(onBytes: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
 }
