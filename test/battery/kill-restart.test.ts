@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { type GraphQLResponse, gql, submit } from '../helpers/client.ts';
 import { type ServerProcess, spawnServer } from '../helpers/process.ts';
 import { tempDir } from '../helpers/server.ts';
+import { WaitForTimeout, waitFor } from '../helpers/wait-for.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
 const SEED = Number(process.env['BATTERY_SEED'] ?? 20261124);
@@ -54,11 +55,18 @@ async function allJobs(url: string): Promise<Map<string, Seen>> {
 
 /** Waits until every job is terminal; returns the jobs that are not after `ms` (stuck). */
 async function settle(url: string, ms: number): Promise<Map<string, Seen>> {
-  const deadline = Date.now() + ms;
-  let jobs = await allJobs(url);
-  while ([...jobs.values()].some((j) => !TERMINAL.has(j.status)) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    jobs = await allJobs(url);
+  let jobs = new Map<string, Seen>();
+  try {
+    await waitFor(
+      async () => {
+        jobs = await allJobs(url);
+        return [...jobs.values()].every((j) => TERMINAL.has(j.status));
+      },
+      { timeoutMs: ms, intervalMs: 100, what: 'every job to be terminal' },
+    );
+  } catch (error) {
+    // The caller reports the jobs still unfinished as stuck.
+    if (!(error instanceof WaitForTimeout)) throw error;
   }
   return jobs;
 }
@@ -89,6 +97,7 @@ async function cycle(options: {
     if (options.rng() < 0.3 && submitted[0]) {
       await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: submitted.at(-1).id });
     }
+    // A real wait: the kill's moment, at random within the batch's run, is what is tested.
     const killedAtMs = Math.floor(options.rng() * 1500);
     await new Promise((r) => setTimeout(r, killedAtMs));
     for (const [id, job] of await allJobs(server.url)) options.known.set(id, job);

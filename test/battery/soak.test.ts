@@ -18,10 +18,10 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { LOCAL_PRINCIPAL } from '../../src/auth/principal.ts';
-import { sharedExecutionStats } from '../../src/graphql/shared-execution.ts';
+import { LOCAL_PRINCIPAL } from '../../src/core/principal.ts';
 import { gqlData, submit, waitForEnd, waitForStatus } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { WaitForTimeout, waitFor } from '../helpers/wait-for.ts';
 import type { SlowReader, SlowReaderResult, SoakResult, SoakRun } from '../helpers/soak-client.ts';
 
 v8.setFlagsFromString('--expose-gc');
@@ -113,8 +113,8 @@ async function round(cycles: number, seed: number): Promise<SoakResult> {
 function leftovers(): Record<string, number> {
   return {
     sockets: server.app.sockets(),
-    subscriptions: sharedExecutionStats.subscriptions,
-    selections: sharedExecutionStats.selections,
+    subscriptions: server.app.executionStats.subscriptions,
+    selections: server.app.executionStats.selections,
     busListeners: server.app.bus.listenerCount(),
     pollerTracked: server.app.jobs.poller.trackedCount,
   };
@@ -125,12 +125,20 @@ const SETTLED = { sockets: 0, subscriptions: 0, selections: 0, busListeners: 0, 
 
 /** Waits for the server to have processed every close (the clients do not wait for it). */
 async function settle(timeoutMs = 20_000): Promise<Record<string, number>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const now = leftovers();
-    if (JSON.stringify(now) === JSON.stringify(SETTLED) || Date.now() > deadline) return now;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  let now = leftovers();
+  try {
+    await waitFor(
+      () => {
+        now = leftovers();
+        return JSON.stringify(now) === JSON.stringify(SETTLED);
+      },
+      { timeoutMs, intervalMs: 50, what: 'the server to settle' },
+    );
+  } catch (error) {
+    // What is left, for the caller's deepEqual to show.
+    if (!(error instanceof WaitForTimeout)) throw error;
   }
+  return now;
 }
 
 /** Live memory: after full collections, with the weak callbacks between them run. */
@@ -177,7 +185,7 @@ describe('soak', () => {
       assert.deepEqual(unexpected(warm), {});
       assert.deepEqual(await settle(), SETTLED);
       const before = await live();
-      const stats = { ...sharedExecutionStats };
+      const stats = { ...server.app.executionStats };
 
       const half = Math.floor(CYCLES / 2);
       const first = await round(half, 1);
@@ -198,8 +206,8 @@ describe('soak', () => {
           `(${signed(growth / 1024)} KiB, ${signed(growth / CYCLES)} B/cycle; allowed +${mb(allowed)}); array buffers ${mb(before.buffers)} → ${mb(end.buffers)}`,
       );
       t.diagnostic(
-        `soak: left ${JSON.stringify(left)}; events executed ${sharedExecutionStats.executions - stats.executions}, ` +
-          `results reused ${sharedExecutionStats.reused - stats.reused}; graphql-ws send failures on reset sockets (logged by its adapter) ${quiet.resets()}`,
+        `soak: left ${JSON.stringify(left)}; events executed ${server.app.executionStats.executions - stats.executions}, ` +
+          `results reused ${server.app.executionStats.reused - stats.reused}; graphql-ws send failures on reset sockets (logged by its adapter) ${quiet.resets()}`,
       );
 
       assert.deepEqual(unexpected(first), {});
@@ -231,6 +239,7 @@ describe('soak', () => {
       while (sampling) {
         const now = await live();
         peak = Math.max(peak, now.heap + now.buffers - baseline.heap - baseline.buffers);
+        // A real wait: the sampling interval of the peak, while the slow reader runs.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
@@ -256,9 +265,10 @@ describe('soak', () => {
     assert.equal(server.app.jobs.poller.trackedCount, 1);
     await gqlData(server.url, `mutation { cancelJob(id: "${running}") { job { id } } }`);
     await waitForEnd(server.url, running, 20_000);
-    const deadline = Date.now() + 5000;
-    while (server.app.jobs.poller.trackedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(server.app.jobs.poller.trackedCount, 0);
+    await waitFor(() => server.app.jobs.poller.trackedCount === 0, {
+      timeoutMs: 5000,
+      what: () => `the poller to track nothing (${server.app.jobs.poller.trackedCount} tracked)`,
+    });
   });
 });
 

@@ -372,6 +372,7 @@ describe('WebSocket abuse, with a bystander subscribed throughout', () => {
     const pinger = setInterval(() => {
       if (socket.ws.readyState === WebSocket.OPEN) socket.ws.ping();
     }, 250);
+    // An upper bound, not a wait: each race below ends as soon as the socket closes.
     const timeout = (ms: number): Promise<'open'> => new Promise((resolve) => setTimeout(() => resolve('open'), ms).unref());
 
     // Meanwhile, while its buffer fills, the server serves others: HTTP, a new WebSocket client.
@@ -412,6 +413,7 @@ describe('WebSocket abuse, with a bystander subscribed throughout', () => {
   test('the bystander is still connected and sees its job ABORTED when it is cancelled', async () => {
     assertBystanderUnharmed();
     await cancel(bystanderJob, keys.bystander.key);
+    // An upper bound, not a wait: the race ends as soon as the bystander's subscription does.
     const end = await Promise.race([bystanderEnd, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000).unref())]);
     assert.equal(end, 'complete');
     assert.equal(bystanderEvents.at(-1), 'ABORTED', bystanderEvents.join(','));

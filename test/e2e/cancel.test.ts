@@ -3,9 +3,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { collect, gql, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
+import { collecting, gql, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { cpuMs, enginePid } from '../helpers/engine.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { within } from '../helpers/wait-for.ts';
 
 /** About 90 s of CPU on two threads: it only ends early if something stops it. */
 const LONG_SQL = 'select sum(hash(range)) from range(10000000000)';
@@ -21,6 +22,7 @@ after(() => server.stop());
 async function cpuOver(ms: number): Promise<number> {
   const pid = enginePid(server);
   const start = cpuMs(pid);
+  // A real wait: the measuring window of another process's CPU time.
   await new Promise((r) => setTimeout(r, ms));
   return cpuMs(pid) - start;
 }
@@ -33,8 +35,9 @@ describe('cancelJob', () => {
     assert.ok((await cpuOver(500)) > 300, 'the query keeps the engine busy before the cancel');
 
     const client = wsClient(server.wsUrl);
-    const events = collect(client, 'subscription($id: ID!) { jobStatus(id: $id) { status } }', { id: job.id });
-    await new Promise((r) => setTimeout(r, 100));
+    const events = collecting<{ jobStatus: { status: string } }>(client, 'subscription($id: ID!) { jobStatus(id: $id) { status } }', { id: job.id });
+    // The first event (RUNNING, the current state) comes once the subscription is in place.
+    await within(events.first, { timeoutMs: 5000, what: 'the first event of the subscription' });
     const started = Date.now();
     const cancelled = await gqlData(server.url, CANCEL, { id: job.id });
     assert.equal(cancelled.cancelJob.job.status, 'ABORTING');
@@ -46,7 +49,7 @@ describe('cancelJob', () => {
     assert.equal(ended.status, 'ABORTED');
     assert.equal(ended.error.code, 'QUERY_CANCELLED');
     assert.ok(elapsed < 2000, `ABORTED after ${elapsed} ms`);
-    const { events: seen } = await events;
+    const { events: seen } = await events.result;
     await client.dispose();
     assert.deepEqual(
       seen.map((e) => e.jobStatus.status),
@@ -84,6 +87,7 @@ describe('bounded concurrency', () => {
     const d = await submit(server.url, 'select 4');
     await waitForStatus(server.url, a.id, 'RUNNING');
     await waitForStatus(server.url, b.id, 'RUNNING');
+    // A real wait: that c and d stay QUEUED meanwhile (both slots are taken) is what is checked.
     await new Promise((r) => setTimeout(r, 300));
     const waiting = await gqlData(server.url, `{ c: job(id: "${c.id}") { status } d: job(id: "${d.id}") { status } }`);
     assert.deepEqual(waiting, { c: { status: 'QUEUED' }, d: { status: 'QUEUED' } });

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { gql, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SLOW = 'select max(hash(i)) as n from range(300000000) t(i)';
 
@@ -24,12 +25,16 @@ describe('client disconnects', () => {
       }),
       signal: controller.signal,
     });
-    await new Promise((r) => setTimeout(r, 150));
+    // Abort once the job is recorded: the request is then waiting for it to end (waitMs).
+    const id = await waitFor(
+      async () => {
+        const listed = await gql(server.url, '{ jobs(filter: {tag: "aborted-http"}) { nodes { id } } }');
+        return listed.data?.jobs.nodes[0]?.id as string | undefined;
+      },
+      { timeoutMs: 10_000, what: 'the job to be recorded' },
+    );
     controller.abort();
     await assert.rejects(request);
-    const listed = await gql(server.url, '{ jobs(filter: {tag: "aborted-http"}) { nodes { id } } }');
-    const id = listed.data?.jobs.nodes[0]?.id as string;
-    assert.ok(id, 'the job was recorded');
     assert.equal((await waitForEnd(server.url, id)).status, 'SUCCESS');
   });
 

@@ -9,6 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { parquetReadObjects } from 'hyparquet';
 import { gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { within } from '../helpers/wait-for.ts';
 
 let server: TestServer;
 let base: string;
@@ -150,12 +151,26 @@ describe('download errors', () => {
   });
 
   test('a client that stops reading mid-download leaves the server serving', async () => {
+    // The server's side of the download is done with once its body stream closes: the pipeline
+    // destroys it when the client goes away (or ends it when everything was sent).
+    const warehouse = server.app.warehouse;
+    const downloadResult = warehouse.downloadResult;
+    const bodyClosed = Promise.withResolvers<void>();
+    warehouse.downloadResult = async (queryId, format) => {
+      const found = await downloadResult.call(warehouse, queryId, format);
+      found?.body.once('close', () => bodyClosed.resolve());
+      return found;
+    };
     const controller = new AbortController();
-    const response = await fetch(`${base}/jobs/${job.id}/result.ndjson`, { signal: controller.signal });
-    const reader = response.body!.getReader();
-    await reader.read();
-    controller.abort();
-    await new Promise((r) => setTimeout(r, 100));
+    try {
+      const response = await fetch(`${base}/jobs/${job.id}/result.ndjson`, { signal: controller.signal });
+      const reader = response.body!.getReader();
+      await reader.read();
+      controller.abort();
+      await within(bodyClosed.promise, { timeoutMs: 5000, what: 'the server to close the aborted download' });
+    } finally {
+      warehouse.downloadResult = downloadResult;
+    }
     const again = await download(`/jobs/${job.id}/result.csv`);
     assert.equal(again.status, 200);
     await again.arrayBuffer();

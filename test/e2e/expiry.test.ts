@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { gql, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, tempDir } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const READ = 'query($id: ID!) { job(id: $id) { status isFailed resultExpiresAt result { rows } } }';
 
@@ -25,13 +26,19 @@ test('a result is readable until resultExpiresAt, then RESULT_EXPIRED, deleted, 
     assert.equal(Date.parse(fresh.data?.job.resultExpiresAt) - Date.parse(ended.endedAt), 1000);
     assert.equal(storedFiles(dataDir, ended).length, 2);
 
-    await new Promise((r) => setTimeout(r, 2200)); // past expiry, and past one sweep
+    // A real wait: the TTL is measured by the server's clock, so wait out the time until resultExpiresAt.
+    const expiresAt = Date.parse(fresh.data?.job.resultExpiresAt);
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 50));
     const expired = await gql(server.url, READ, { id: job.id });
     assert.equal(expired.errors?.[0]?.extensions?.code, 'RESULT_EXPIRED');
     assert.equal(expired.data?.job.status, 'SUCCESS', 'an expired result is not a failed job');
     assert.equal(expired.data?.job.isFailed, false);
     assert.equal(expired.data?.job.result, null);
-    assert.deepEqual(storedFiles(dataDir, ended), [], 'the sweeper deleted the stored result');
+    // The sweeper runs every TTL (1 s here): its next pass deletes the stored result.
+    await waitFor(() => storedFiles(dataDir, ended).length === 0, {
+      timeoutMs: 5000,
+      what: () => `the sweeper to delete the stored result (left: ${storedFiles(dataDir, ended).join(', ')})`,
+    });
 
     await server.stop();
     server = await startServer(env, dataDir);

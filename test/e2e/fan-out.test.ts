@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { RequestErrorCode, requestError } from '../../src/core/errors.ts';
-import { sharedExecutionStats } from '../../src/graphql/shared-execution.ts';
 import type { ResultPage } from '../../src/core/results.ts';
 import { newApiKey } from '../helpers/auth.ts';
 import { gqlData, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const LONG = 'select sum(hash(range)) from range(10000000000)';
 const SOCKETS = 10;
@@ -74,14 +74,6 @@ async function cancel(id: string, token: string): Promise<void> {
   await waitForEnd(server.url, id, 20_000, 'id isTerminal', token);
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /**
  * Opens the followers (each `[client, query]` pair once per entry), waits for every first event,
  * cancels the job and waits for every end; returns the executions and reuses the transitions cost.
@@ -94,7 +86,7 @@ async function transitionsOf(
   const listenersBefore = server.app.bus.listenerCount();
   const followed = followers.map(({ client, query }) => follow(client, query, jobId));
   await Promise.all(followed.map((f) => f.first));
-  const start = { ...sharedExecutionStats };
+  const start = { ...server.app.executionStats };
   await cancel(jobId, owner);
   const ends = await Promise.all(followed.map((f) => f.end));
   for (const end of ends) assert.equal(end.error, null);
@@ -102,12 +94,12 @@ async function transitionsOf(
   assert.ok(transitions >= 2, `saw ${followed[0]!.payloads.join(' ')}`); // ABORTING, ABORTED at least
   assert.match(followed[0]!.payloads.at(-1) ?? '', /"ABORTED"/);
   // Nothing is left behind: no selection, no bus listener of these subscriptions.
-  await until(() => sharedExecutionStats.selections === 0, 'the selections to close');
-  await until(() => server.app.bus.listenerCount() === listenersBefore, 'the bus listeners to go');
+  await waitFor(() => server.app.executionStats.selections === 0, { timeoutMs: 5000, what: 'the selections to close' });
+  await waitFor(() => server.app.bus.listenerCount() === listenersBefore, { timeoutMs: 5000, what: 'the bus listeners to go' });
   return {
     followed,
-    executions: sharedExecutionStats.executions - start.executions,
-    reused: sharedExecutionStats.reused - start.reused,
+    executions: server.app.executionStats.executions - start.executions,
+    reused: server.app.executionStats.reused - start.reused,
     transitions,
   };
 }
@@ -180,11 +172,11 @@ describe('shared execution of subscription events', () => {
     try {
       const followed = sockets.flatMap((client) => [follow(client, STATUS, a), follow(client, STATUS, a), follow(client, STATUS, b)]);
       await Promise.all(followed.map((f) => f.first));
-      const start = sharedExecutionStats.executions;
+      const start = server.app.executionStats.executions;
       await Promise.all([cancel(a, keys.alice.key), cancel(b, keys.alice.key)]);
       await Promise.all(followed.map((f) => f.end));
       const transitions = (f: Follower): number => f.payloads.length - 1;
-      assert.equal(sharedExecutionStats.executions - start, transitions(followed[0]!) + transitions(followed[2]!));
+      assert.equal(server.app.executionStats.executions - start, transitions(followed[0]!) + transitions(followed[2]!));
     } finally {
       await Promise.all(sockets.map((c) => c.dispose()));
     }
@@ -262,10 +254,10 @@ describe('the wire format is what graphql-ws sends', () => {
           'subscription($id: ID!) { jobStatus(id: $id) { status previousStatus sequence job { id status isDone isFailed isTerminal downloads { csv } result(first: 1) { rows totalRows } } } }';
         const job = await submit(server.url, 'select sum(hash(range)) as s from range(100000000)', {}, keys.alice.key);
         await waitForStatus(server.url, job.id, 'RUNNING', 20_000, keys.alice.key);
-        const executions = sharedExecutionStats.executions;
+        const executions = server.app.executionStats.executions;
         await Promise.all([socket.subscribe('result1', { query: rq, variables: { id: job.id } }), socket.subscribe('result2', { query: rq, variables: { id: job.id } })]);
         // Two first events (one each, from the store) and one shared SUCCESS event.
-        assert.equal(sharedExecutionStats.executions - executions, 3);
+        assert.equal(server.app.executionStats.executions - executions, 3);
         mode = 'coded';
         const job2 = await submit(server.url, 'select sum(hash(range)) as s from range(100000000)', {}, keys.alice.key);
         await waitForStatus(server.url, job2.id, 'RUNNING', 20_000, keys.alice.key);

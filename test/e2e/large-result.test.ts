@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { pageQuery } from '../../src/results/parquet-result-store.ts';
+import { pageQuery } from '../../src/warehouses/duckdb/parquet-result-store.ts';
 import { gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { enginePidsInLog } from '../helpers/engine.ts';
 import { type ServerProcess, spawnServer } from '../helpers/process.ts';

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { newApiKey } from '../helpers/auth.ts';
 import { collect, gql, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor, within } from '../helpers/wait-for.ts';
 
 const code = (response: { errors?: { extensions?: { code?: string } }[] }): string | undefined => response.errors?.[0]?.extensions?.code;
 const LONG = 'select count(*) from range(100000000000)';
@@ -92,6 +93,7 @@ describe('idempotencyKey', () => {
     const short = await startServer({ JOBQL_IDEMPOTENCY_WINDOW_SECONDS: '1' });
     try {
       const first = await submit(short.url, 'select 1', { idempotencyKey: 'k' });
+      // A real wait: the window (at least 1 s) is measured by the server's own clock.
       await new Promise((r) => setTimeout(r, 1100));
       const later = await submit(short.url, 'select 1', { idempotencyKey: 'k' });
       assert.notEqual(later.id, first.id);
@@ -184,17 +186,23 @@ describe('document and transport limits', () => {
     try {
       const long = await submit(server.url, LONG);
       const events: string[][] = [[], []];
+      // Each subscription completes after the job's last event: the two ends are awaited below.
+      const ended = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
       const open = [0, 1].map((i) =>
         client.subscribe<{ jobStatus: { status: string } }>(
           { query: 'subscription($id: ID!) { jobStatus(id: $id) { status } }', variables: { id: long.id } },
-          { next: (v) => events[i]?.push(v.data?.jobStatus.status ?? ''), error: () => {}, complete: () => {} },
+          {
+            next: (v) => events[i]?.push(v.data?.jobStatus.status ?? ''),
+            error: (error) => ended[i]?.reject(error),
+            complete: () => ended[i]?.resolve(),
+          },
         ),
       );
       const third = await collect(client, 'subscription($id: ID!) { jobStatus(id: $id) { status } }', { id: long.id });
       assert.equal((third.errors as { extensions: { code: string } }[])[0]?.extensions.code, 'LIMIT_EXCEEDED');
       await gql(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: long.id });
       await waitForEnd(server.url, long.id);
-      await new Promise((r) => setTimeout(r, 200));
+      await within(Promise.all(ended.map((end) => end.promise)), { timeoutMs: 5000, what: 'the two subscriptions to complete' });
       for (const list of events) assert.equal(list.at(-1), 'ABORTED');
       for (const dispose of open) dispose();
     } finally {
@@ -219,7 +227,9 @@ describe('document and transport limits', () => {
     assert.equal(await fourth.outcome, 4029);
     sockets[0]?.socket.close();
     await new Promise((r) => sockets[0]?.socket.once('close', r));
-    await new Promise((r) => setTimeout(r, 50));
+    // The server frees the place when it sees the close, a moment after the client does: once
+    // only the two open sockets are left (the refused fourth is gone too).
+    await waitFor(() => server.app.sockets() === 2, { timeoutMs: 5000, what: () => `the server to see the close (${server.app.sockets()} sockets open)` });
     const again = await open();
     assert.equal(await again.outcome, 'ack');
     for (const s of [...sockets.slice(1), again]) s.socket.close();

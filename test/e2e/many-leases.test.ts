@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts';
 import { gqlData } from '../helpers/client.ts';
 import { startServer, tempDir } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 // The lease pass takes jobs in batches of 500, and the store answers with the instance's own
 // leases first: an instance holding more than a batch once asked for the same 500 forever (the
@@ -32,14 +33,15 @@ test('a restart with more running jobs than one lease batch takes them all and s
   const server = await startServer({ JOBQL_POLL_BACKOFF_MS: '50' }, dataDir);
   try {
     // The embedded engine forgot them all: each ends JOB_INTERRUPTED, none is left running.
-    const deadline = Date.now() + 60_000;
     let unfinished = Infinity;
-    while (Date.now() < deadline && unfinished > 0) {
-      const data = await gqlData(server.url, '{ jobs(first: 100, filter: {tag: "many", status: [RUNNING, QUEUED]}) { edges { node { id } } } }');
-      unfinished = data.jobs.edges.length;
-      if (unfinished > 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(unfinished, 0);
+    await waitFor(
+      async () => {
+        const data = await gqlData(server.url, '{ jobs(first: 100, filter: {tag: "many", status: [RUNNING, QUEUED]}) { edges { node { id } } } }');
+        unfinished = data.jobs.edges.length;
+        return unfinished === 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: () => `every job to end (${unfinished} of the first 100 still unfinished)` },
+    );
     const ended = await gqlData(server.url, '{ jobs(first: 1, filter: {tag: "many"}) { edges { node { status error { code } } } } }');
     assert.equal(ended.jobs.edges[0].node.status, 'FAILED_WITH_INCIDENT');
     assert.equal(ended.jobs.edges[0].node.error.code, 'JOB_INTERRUPTED');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { collect, gql, submit, waitForEnd, wsClient } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SUBSCRIPTION = `subscription($id: ID!) {
   jobStatus(id: $id) { status previousStatus sequence at job { id status isDone endedAt } } }`;
@@ -130,9 +131,12 @@ describe('subscriptions leave nothing behind', () => {
       ),
     );
     await Promise.all(clients.map((c) => c.dispose()));
-    await new Promise((r) => setTimeout(r, 100));
+    // The server removes them when it sees the sockets close; the job must still be waiting then.
+    await waitFor(() => server.app.bus.listenerCount() === before, {
+      timeoutMs: 5000,
+      what: () => `the bus listeners to go (${server.app.bus.listenerCount()}, ${before} before)`,
+    });
     assert.equal((await gql(server.url, `{ job(id: "${waiting.id}") { status } }`)).data?.['job'].status, 'QUEUED');
-    assert.equal(server.app.bus.listenerCount(), before);
     await gql(server.url, `mutation { a: cancelJob(id: "${blocker.id}") { job { id } } b: cancelJob(id: "${waiting.id}") { job { id } } }`);
     await waitForEnd(server.url, blocker.id);
   });
@@ -141,6 +145,7 @@ describe('subscriptions leave nothing behind', () => {
 describe('the polling loop', () => {
   test('makes no warehouse calls when no job is active', async () => {
     const before = { ...server.app.jobs.poller.stats };
+    // A real wait: that nothing happens in it is what is checked (it spans the first backoff steps).
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(server.app.jobs.poller.stats, before);
     assert.equal(server.app.jobs.poller.trackedCount, 0);

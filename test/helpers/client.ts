@@ -1,5 +1,6 @@
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { waitFor } from './wait-for.ts';
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   data?: T | null;
@@ -47,26 +48,48 @@ export function wsClient(wsUrl: string, token?: string): Client {
   });
 }
 
+/** A subscription being collected: `first` resolves on its first `next` (or at its end if none came). */
+export interface Collecting<T> {
+  first: Promise<void>;
+  /** What `collect` resolves with. */
+  result: Promise<{ events: T[]; errors: unknown }>;
+}
+
+/**
+ * Like `collect`, and tells when the first event arrived: the server sends it once the
+ * subscription is in place, so a test can act on the job from then on instead of sleeping.
+ */
+export function collecting<T = unknown>(client: Client, query: string, variables: Record<string, unknown> = {}): Collecting<T> {
+  const first = Promise.withResolvers<void>();
+  const result = new Promise<{ events: T[]; errors: unknown }>((resolve) => {
+    const events: T[] = [];
+    const end = (errors: unknown): void => {
+      first.resolve();
+      resolve({ events, errors });
+    };
+    client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          first.resolve();
+          if (value.errors) end(value.errors);
+          else events.push(value.data as T);
+        },
+        error: (errors) => end(errors),
+        complete: () => end(null),
+      },
+    );
+  });
+  return { first: first.promise, result };
+}
+
 /** Runs a subscription to its end and returns every `next` payload (or the errors it ended with). */
 export function collect<T = any>(
   client: Client,
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<{ events: T[]; errors: unknown }> {
-  return new Promise((resolve) => {
-    const events: T[] = [];
-    client.subscribe<T>(
-      { query, variables },
-      {
-        next: (value) => {
-          if (value.errors) resolve({ events, errors: value.errors });
-          else events.push(value.data as T);
-        },
-        error: (errors) => resolve({ events, errors }),
-        complete: () => resolve({ events, errors: null }),
-      },
-    );
-  });
+  return collecting<T>(client, query, variables).result;
 }
 
 export const JOB_FIELDS = `id queryId queryText status isDone isFailed isTerminal submittedAt startedAt endedAt tag
@@ -91,13 +114,15 @@ export async function waitForEnd(
   fields = JOB_FIELDS,
   token?: string,
 ): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const data = await gqlData(url, `query($id: ID!) { job(id: $id) { ${fields} } }`, { id }, token);
-    if (data.job?.isTerminal) return data.job;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`job ${id} did not end within ${timeoutMs} ms`);
+  let last: { status?: string } | null = null;
+  return waitFor(
+    async () => {
+      const data = await gqlData(url, `query($id: ID!) { job(id: $id) { ${fields} } }`, { id }, token);
+      last = data.job;
+      return data.job?.isTerminal ? data.job : null;
+    },
+    { timeoutMs, what: () => `job ${id} to end (last seen ${last?.status ?? JSON.stringify(last)})` },
+  );
 }
 
 /** Polls until the job reaches `status`. */
@@ -108,11 +133,13 @@ export async function waitForStatus(
   timeoutMs = 30_000,
   token?: string,
 ): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const data = await gqlData(url, `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id }, token);
-    if (data.job?.status === status) return data.job;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`job ${id} did not reach ${status} within ${timeoutMs} ms`);
+  let last: { status?: string } | null = null;
+  return waitFor(
+    async () => {
+      const data = await gqlData(url, `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id }, token);
+      last = data.job;
+      return data.job?.status === status ? data.job : null;
+    },
+    { timeoutMs, what: () => `job ${id} to reach ${status} (last seen ${last?.status ?? JSON.stringify(last)})` },
+  );
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { EngineWarehouse } from '../../src/warehouses/duckdb/engine-warehouse.ts';
 import type { TestServer } from './server.ts';
+import { WaitForTimeout, waitFor } from './wait-for.ts';
 
 export function engineOf(server: TestServer): EngineWarehouse {
   const warehouse = server.app.warehouse;
@@ -21,13 +22,13 @@ export function enginePid(server: TestServer): number {
 
 /** Waits until an engine other than `previous` is up, and returns its pid. */
 export async function nextEnginePid(server: TestServer, previous: number, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const pid = engineOf(server).enginePid;
-    if (pid !== null && pid !== previous) return pid;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`no fresh engine within ${timeoutMs} ms`);
+  return waitFor(
+    () => {
+      const pid = engineOf(server).enginePid;
+      return pid !== null && pid !== previous ? pid : null;
+    },
+    { timeoutMs, intervalMs: 10, what: `a fresh engine (other than ${previous})` },
+  );
 }
 
 /** The pids an `engine started` log line names, in order (a spawned server logs them). */
@@ -50,13 +51,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Whether `pid` is gone within `timeoutMs` (false if it still lives then). */
 export async function waitUntilDead(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    return await waitFor(() => !isAlive(pid), { timeoutMs, what: `process ${pid} to die` });
+  } catch (error) {
+    if (error instanceof WaitForTimeout) return false;
+    throw error;
   }
-  return !isAlive(pid);
 }
 
 /** CPU time (user + system) a process used so far, in ms (USER_HZ is 100 on Linux). */

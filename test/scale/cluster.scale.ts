@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { collect, gql, gqlData, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
+import { collect, collecting, gql, gqlData, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { type Cluster, startCluster } from '../helpers/cluster.ts';
+import { within } from '../helpers/wait-for.ts';
 
 const STATUS = `subscription($id: ID!) { jobStatus(id: $id) { status sequence job { id endedAt } } }`;
 
@@ -86,13 +87,14 @@ describe('three instances on one PostgreSQL, Redis and Snowflake', () => {
     for (let i = 0; i < 5; i++) jobs.push(await submit(b!.url, `select ${i} /* sleep 3000 */`));
     await waitForStatus(b!.url, jobs[0].id, 'RUNNING');
     const clients = [wsClient(a!.wsUrl), wsClient(c!.wsUrl)];
-    const heard = jobs.flatMap((job) => clients.map((client) => collect<Event>(client, STATUS, { id: job.id })));
-    await new Promise((r) => setTimeout(r, 300)); // the subscriptions are in place
+    const heard = jobs.flatMap((job) => clients.map((client) => collecting<Event>(client, STATUS, { id: job.id })));
+    // Each subscription is in place once its first event (the job's current state) arrived.
+    await within(Promise.all(heard.map((h) => h.first)), { timeoutMs: 10_000, what: 'the first event of every subscription' });
     b!.child.kill('SIGKILL');
     const killedAt = Date.now();
     await b!.exited;
 
-    const results = await Promise.all(heard);
+    const results = await Promise.all(heard.map((h) => h.result));
     for (const { events, errors } of results) {
       assert.equal(errors, null);
       assert.equal(events.at(-1)?.jobStatus.status, 'SUCCESS');

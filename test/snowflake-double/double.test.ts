@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import snowflake from 'snowflake-sdk';
+import { waitFor } from '../helpers/wait-for.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from './server.ts';
 
 snowflake.configure({ logLevel: 'OFF', useEnvProxy: false } as Parameters<typeof snowflake.configure>[0]);
@@ -44,12 +45,14 @@ function executeAsync(sqlText: string, requestId = randomUUID()): Promise<string
 }
 
 async function waitForStatus(queryId: string, done: (status: string) => boolean): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const status = await connection.getQueryStatus(queryId);
-    if (done(status)) return status;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`query ${queryId} never got there`);
+  let last = '';
+  return waitFor(
+    async () => {
+      last = await connection.getQueryStatus(queryId);
+      return done(last) && last;
+    },
+    { timeoutMs: 10_000, intervalMs: 25, what: () => `query ${queryId} to get there (last seen ${last})` },
+  );
 }
 
 async function rowsOf(queryId: string): Promise<Record<string, unknown>[]> {

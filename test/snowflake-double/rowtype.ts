@@ -9,7 +9,7 @@ import {
 
 /**
  * DuckDB result columns as Snowflake's JSON result format describes them (`rowtype`), and DuckDB
- * values as Snowflake's wire strings (docs: ../shared/reference/snowflake-wire-protocol.md §5.2).
+ * values as Snowflake's wire strings (the JSON result format's rowset: every value a string or null).
  */
 export interface RowType {
   name: string;

@@ -1,6 +1,6 @@
 /**
  * A wire-level Snowflake test double: a plain-HTTP server that speaks the endpoints the real
- * `snowflake-sdk` uses (../shared/reference/snowflake-wire-protocol.md), backed by an in-memory
+ * `snowflake-sdk` uses, backed by an in-memory
  * DuckDB so that queries really run. It counts what it receives and can be told to misbehave.
  *
  * Endpoints: login, token renewal, query request (async and sync), monitoring, result by query id

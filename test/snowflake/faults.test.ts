@@ -9,6 +9,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { encodeCursor } from '../../src/graphql/cursors.ts';
 import { gql, gqlData, JOB_FIELDS, submit, waitForEnd, waitForStatus } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
 let double: SnowflakeDouble;
@@ -98,8 +99,13 @@ describe('the Snowflake adapter under faults', () => {
   test('cancel before Snowflake answered the submit: aborted by request id, ends ABORTED', async () => {
     double.faults.submitDelayMs = 800;
     double.faults.neverFinishMarker = '/* endless */';
+    const known = new Set(double.queries.keys());
     const job = await submit(server.url, 'select 1 /* endless */');
-    await new Promise((r) => setTimeout(r, 300)); // the query request is in flight
+    // The query request is in flight once the double has recorded it (its answer is 800 ms off).
+    await waitFor(() => [...double.queries.values()].some((q) => !known.has(q.id) && q.sqlText.includes('/* endless */')), {
+      timeoutMs: 5000,
+      what: 'the double to receive the query request',
+    });
     const cancelled = await gqlData(server.url, `mutation($id: ID!) { cancelJob(id: $id) { job { ${JOB_FIELDS} } } }`, {
       id: job.id,
     });

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Poller } from '../../src/jobs/poller.ts';
+import type { QueryState } from '../../src/core/results.ts';
+
+/** The two things the poller asks of a warehouse: status calls (counted) and change listeners. */
+function scriptedWarehouse() {
+  const listeners = new Set<(queryId: string) => void>();
+  const asked: string[][] = [];
+  return {
+    asked,
+    notify: (queryId: string) => listeners.forEach((listener) => listener(queryId)),
+    status: async (queryIds: readonly string[]) => {
+      asked.push([...queryIds]);
+      const done: QueryState = { status: 'SUCCESS', startedAt: new Date(), endedAt: new Date(), error: null, progress: null, dml: null };
+      return new Map(queryIds.map((id) => [id, done]));
+    },
+    onChange: (listener: (queryId: string) => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/**
+ * What is left of a tick once `onState` ran is promise callbacks only (the job is untracked, the
+ * next timer armed): one turn of the real event loop runs them all (setImmediate is not faked).
+ */
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('a change reported before the query is tracked is not lost: it is checked at once when tracked', async (t) => {
+  // The poller's timers and clock are faked: "at once" is at 0 ms, "not yet" is up to the last ms.
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const warehouse = scriptedWarehouse();
+  const seen: string[] = [];
+  let checked = Promise.withResolvers<void>();
+  const poller = new Poller({
+    warehouse,
+    backoffMs: [10_000],
+    onState: async (jobId) => {
+      seen.push(jobId);
+      checked.resolve();
+      return true;
+    },
+    onError: (error) => assert.fail(String(error)),
+  });
+  try {
+    // A fast query: the engine says it ended before its submit returned the query id.
+    warehouse.notify('q-early');
+    poller.track('job-early', 'q-early');
+    // A check makes its status call as soon as its timer fires, so `asked` tells at once whether one ran.
+    t.mock.timers.tick(0);
+    assert.deepEqual(warehouse.asked, [['q-early']], 'checked at once, not after the 10 s first delay');
+    await checked.promise;
+    await settled();
+    assert.deepEqual(seen, ['job-early']);
+    assert.equal(Date.now(), 0);
+    // Without an early change, the first check waits for its delay.
+    checked = Promise.withResolvers<void>();
+    poller.track('job-later', 'q-later');
+    t.mock.timers.tick(9_999);
+    assert.deepEqual(warehouse.asked, [['q-early']]);
+    assert.deepEqual(seen, ['job-early']);
+    assert.equal(poller.trackedCount, 1);
+    t.mock.timers.tick(1);
+    assert.deepEqual(warehouse.asked, [['q-early'], ['q-later']], 'checked when its delay is up');
+    await checked.promise;
+    await settled();
+    assert.deepEqual(seen, ['job-early', 'job-later']);
+    assert.equal(poller.trackedCount, 0);
+  } finally {
+    await poller.stop();
+  }
+});
