@@ -18,7 +18,10 @@ export interface Warehouse {
   readonly name: string;
   /** Hands the query to the engine and returns the engine's query id (Snowflake's UUID format). */
   submit(request: SubmitRequest): Promise<string>;
-  /** The state of each query id asked for; an id the warehouse does not know is left out. */
+  /**
+   * The state of each query id asked for; an id the warehouse does not know is left out (Snowflake,
+   * whose monitoring can lag a fresh query, reports one it has missed 24 times in a row as ended).
+   */
   status(queryIds: readonly string[]): Promise<Map<string, QueryState>>;
   /**
    * A query started elsewhere, for attachQuery: null when the warehouse does not know the id;
