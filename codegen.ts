@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
- * Resolver types from schema.graphql. The generated file is committed; `npm run codegen:check`
- * (part of `npm test`) fails when it no longer matches the schema.
+ * Two outputs from schema.graphql, both committed; `npm run codegen:check` (part of `npm test`)
+ * fails when either no longer matches the schema and the documents:
+ * - src/graphql/generated.ts: the server's resolver types;
+ * - console/src/gql/: the job console's operations, typed by the client preset, and their trusted
+ *   documents manifest (persisted-documents.json, which the server trusts with the operator's own
+ *   when JOBQL_TRUSTED_DOCUMENTS is set).
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
@@ -23,10 +28,35 @@ const config: CodegenConfig = {
         mappers: {
           Job: '../core/job.ts#Job',
           JobStatusEvent: '../core/job.ts#JobStatusEvent',
-          ResultPage: '../core/results.ts#ResultPage',
+          ResultPage: './models.ts#JobResultPage',
           Column: '../core/results.ts#Column',
         },
         avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
+        maybeValue: 'T | null',
+      },
+    },
+    'console/src/gql/': {
+      preset: 'client',
+      documents: ['console/src/**/*.{ts,tsx}', '!console/src/gql/**'],
+      presetConfig: {
+        fragmentMasking: false,
+        // Each document carries its SHA-256 (`__meta__.hash`), which the console sends as
+        // `extensions.persistedQuery.sha256Hash` beside the text. Bare hex (the preset's own
+        // 'sha256' writes `sha256:<hex>`): the form of the server's manifest keys and of APQ.
+        persistedDocuments: {
+          mode: 'embedHashInDocument',
+          hashAlgorithm: (document: string) => createHash('sha256').update(document).digest('hex'),
+        },
+      },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        strictScalars: true,
+        scalars: { DateTime: 'string', JSON: 'unknown' },
+        // No __typename in the operations' types: the console selects none (it uses no normalized cache).
+        skipTypename: true,
+        // The console's `unknown` row values and optional inputs type-check under its strict tsconfig.
+        avoidOptionals: false,
         maybeValue: 'T | null',
       },
     },

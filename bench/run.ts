@@ -8,7 +8,7 @@
  *
  * Names: submit (1. submit → result overhead), rps (2. job(id) req/s), subscriptions
  * (3. memory, CPU at rest, end → event latency, burst), polling (4. status calls per tick),
- * results (5. rows per second), cluster (6. status calls with 1, 2, 3 instances; needs PostgreSQL
+ * results (5. rows per second), console (7. the console's first load, in Chromium), cluster (6. status calls with 1, 2, 3 instances; needs PostgreSQL
  * and Redis). Each file's header lists its own knobs.
  */
 import os from 'node:os';
@@ -28,6 +28,7 @@ const BENCHES: Bench[] = [
   { name: 'subscriptions', title: 'jobStatus subscriptions', load: () => import('./subscriptions.ts') },
   { name: 'polling', title: 'status calls per polling tick', load: () => import('./polling.ts') },
   { name: 'results', title: 'rows per second', load: () => import('./results.ts') },
+  { name: 'console', title: "the console's first load (needs Debian's chromium)", load: () => import('./console-load.ts') },
   { name: 'cluster', title: 'status calls vs instances (needs PostgreSQL and Redis)', load: () => import('./cluster-polling.ts') },
 ];
 

@@ -1,0 +1,74 @@
+import { createClient as createSocketClient } from 'graphql-ws';
+import { Client, fetchExchange, makeOperation, mapExchange, subscriptionExchange } from 'urql';
+
+/** jobql's GraphQL endpoint, on the server that serves the console: HTTP and graphql-ws. */
+export const GRAPHQL_PATH = '/graphql';
+
+/** graphql-ws closes with 4403 Forbidden when connection_init's token does not verify. */
+export const SOCKET_REFUSED = 4403;
+
+export function socketUrl(location: Location): string {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${GRAPHQL_PATH}`;
+}
+
+function isCloseEvent(value: unknown): value is { code: number; reason: string } {
+  return typeof value === 'object' && value !== null && 'code' in value && 'reason' in value;
+}
+
+/**
+ * Every document of the console is generated with its SHA-256 (`__meta__.hash`, codegen.ts).
+ * Send it as `extensions.persistedQuery.sha256Hash` with the text (the automatic persisted
+ * queries registration form: urql sends the text when `miss` is set), so one build works on an
+ * open server (which runs the text) and on a trusted-documents one (which runs the hash's
+ * document from console/src/gql/persisted-documents.json).
+ */
+const documentHashes = mapExchange({
+  onOperation(operation) {
+    const hash = (operation.query as { __meta__?: { hash?: string } }).__meta__?.hash;
+    if (!hash || operation.kind === 'teardown') return operation;
+    return makeOperation(
+      operation.kind,
+      { ...operation, extensions: { ...operation.extensions, persistedQuery: { version: 1, sha256Hash: hash, miss: true } } },
+      operation.context,
+    );
+  },
+});
+
+/**
+ * The urql client of one token (or none): queries and mutations over HTTP with
+ * `Authorization: Bearer`, subscriptions over one graphql-ws socket that sends the same header
+ * value in connection_init. A new token makes a new client (App remounts on it).
+ */
+export function createConsoleClient(token: string | null): { client: Client; dispose(): void } {
+  const authorization = token ? `Bearer ${token}` : null;
+  const socket = createSocketClient({
+    url: socketUrl(window.location),
+    connectionParams: authorization ? { authorization } : {},
+    retryAttempts: 5,
+    // A refused token stays refused: report it at once instead of retrying.
+    shouldRetry: (error) => !(isCloseEvent(error) && error.code === SOCKET_REFUSED),
+  });
+  const client = new Client({
+    url: GRAPHQL_PATH,
+    // No document cache: a job changes under the same query; every read goes to the server.
+    requestPolicy: 'network-only',
+    preferGetMethod: false,
+    fetchOptions: () => (authorization ? { headers: { authorization } } : {}),
+    exchanges: [
+      documentHashes,
+      subscriptionExchange({
+        forwardSubscription(request) {
+          const input = { ...request, query: request.query ?? '' };
+          return {
+            subscribe(sink) {
+              // urql's sink takes graphql-ws's results; the types differ only in absent vs undefined fields.
+              return { unsubscribe: socket.subscribe(input, sink as Parameters<typeof socket.subscribe>[1]) };
+            },
+          };
+        },
+      }),
+      fetchExchange,
+    ],
+  });
+  return { client, dispose: () => void socket.dispose() };
+}

@@ -1,0 +1,40 @@
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { OperationTypeNode } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { typePolicies } from './cache.ts';
+
+export interface Jobql {
+  client: ApolloClient;
+  /** Stops the client and closes its WebSocket. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Apollo Client for the jobql server at `url` (http://host:port/graphql): queries and mutations
+ * over HTTP, subscriptions over graphql-ws on the same path. A token (API key or JWT; JOBQL_TOKEN
+ * by default) goes in the `Authorization` header and in graphql-ws's `connectionParams`.
+ */
+export function createJobqlClient(url: string, token: string | undefined = process.env['JOBQL_TOKEN']): Jobql {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const socket = createClient({
+    url: url.replace(/^http/, 'ws'),
+    connectionParams: headers,
+    retryAttempts: 3,
+    // 4403: the token was refused (or has expired); the same one again would not help.
+    shouldRetry: (error) => (error as { code?: unknown } | null)?.code !== 4403,
+  });
+  const link = ApolloLink.split(
+    (operation) => operation.operationType === OperationTypeNode.SUBSCRIPTION,
+    new GraphQLWsLink(socket),
+    new HttpLink({ uri: url, headers }),
+  );
+  const client = new ApolloClient({ link, cache: new InMemoryCache({ typePolicies }) });
+  return {
+    client,
+    async dispose() {
+      client.stop();
+      await socket.dispose();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { gql } from '@urql/core';
+
+export type JobStatus =
+  | 'QUEUED' | 'RUNNING' | 'SUCCESS' | 'FAILED_WITH_ERROR' | 'FAILED_WITH_INCIDENT' | 'ABORTING' | 'ABORTED'
+  | 'DISCONNECTED' | 'RESUMING_WAREHOUSE' | 'QUEUED_REPARING_WAREHOUSE' | 'RESTARTED' | 'BLOCKED' | 'NO_DATA';
+
+/** jobql's statuses that never change again (`Job.isTerminal`). */
+export const TERMINAL: ReadonlySet<JobStatus> = new Set<JobStatus>(['SUCCESS', 'FAILED_WITH_ERROR', 'FAILED_WITH_INCIDENT', 'ABORTED', 'DISCONNECTED']);
+
+export interface JobSummary {
+  id: string;
+  status: JobStatus;
+  error: { code: string; message: string } | null;
+}
+
+export const SubmitQuery = gql<{ submitQuery: { job: JobSummary } }, { sql: string }>`
+  mutation SubmitQuery($sql: String!) {
+    submitQuery(input: { sql: $sql }) {
+      job { id status error { code message } }
+    }
+  }
+`;
+
+export const CancelJob = gql<{ cancelJob: { job: JobSummary } }, { id: string }>`
+  mutation CancelJob($id: ID!) {
+    cancelJob(id: $id) {
+      job { id status error { code message } }
+    }
+  }
+`;
+
+export interface JobStatusEvent {
+  sequence: number;
+  status: JobStatus;
+  previousStatus: JobStatus | null;
+  job: JobSummary;
+}
+
+export const JobStatusSubscription = gql<{ jobStatus: JobStatusEvent }, { id: string }>`
+  subscription JobStatus($id: ID!) {
+    jobStatus(id: $id) {
+      sequence
+      status
+      previousStatus
+      job { id status error { code message } }
+    }
+  }
+`;
+
+export interface ResultPage {
+  id: string;
+  rows: unknown[][];
+  totalRows: number;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export const ResultPageQuery = gql<
+  { job: { id: string; result: ResultPage | null } | null },
+  { id: string; first: number; after: string | null }
+>`
+  query ResultPage($id: ID!, $first: Int!, $after: String) {
+    job(id: $id) {
+      id
+      result(first: $first, after: $after) {
+        id
+        rows
+        totalRows
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`;
