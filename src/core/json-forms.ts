@@ -62,3 +62,31 @@ export function timestampJson(units: bigint, perSecond: bigint, digits: number, 
   }
   return `${civil(Number(days))}T${timeOfDay(rest, digits)}${zone}`;
 }
+
+/**
+ * One CSV record (RFC 4180, `\n`-terminated) of values in their JSON forms, so that CSV spells every
+ * value exactly as NDJSON and GraphQL pages do: a string as itself, a number or boolean as its JSON
+ * text, NULL as an empty field, an empty string as `""` (so the two stay apart), and a list, struct,
+ * map or JSON value as its compact JSON text. Fields with a comma, quote or line break are quoted.
+ */
+export function csvRecord(values: readonly JsonValue[]): string {
+  let line = '';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) line += ',';
+    line += csvCell(values[i] ?? null);
+  }
+  return `${line}\n`;
+}
+
+function csvCell(value: JsonValue): string {
+  if (value === null) return '';
+  if (typeof value === 'string') return value === '' ? '""' : csvText(value);
+  if (typeof value === 'object') return csvText(JSON.stringify(value));
+  return String(value);
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+function csvText(text: string): string {
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}

@@ -44,6 +44,16 @@ export function isDownloadFormat(value: string): value is DownloadFormat {
 export interface Download {
   format: DownloadFormat;
   body: NodeJS.ReadableStream;
+  /**
+   * The body's length in bytes, where it is known before streaming (a stored file); absent for
+   * what is made as it streams (CSV, NDJSON, Arrow).
+   */
+  size?: number;
+  /**
+   * Bytes `start` to `end` (inclusive, within `size`) instead of `body`. Offered with `size`, by
+   * stored files only. A download that offers it opens nothing until `body` or a range is read.
+   */
+  range?(start: number, end: number): NodeJS.ReadableStream;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { JobStatusStreamObserver, ResultRowsObserver } from '../core/observers.ts';
 import type { Principal } from '../core/principal.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import type { DownloadLinks } from '../http/signed-links.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 
@@ -17,6 +18,8 @@ export interface GraphQLServices {
   bus: EventBus;
   limits: Config['limits'];
   clock: Clock;
+  /** Signs the links of `Job.downloads` (the download route verifies them with the same keys). */
+  downloadLinks: DownloadLinks;
   /** Null when metrics are off (JOBQL_METRICS=false). */
   observer: GraphQLObserver | null;
 }

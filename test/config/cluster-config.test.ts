@@ -4,7 +4,12 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 import { runToExit } from '../helpers/process.ts';
 import { tempDir } from '../helpers/server.ts';
 
-const CLUSTER = { JOBQL_DATABASE_URL: 'postgres://db.example:5432/jobql', JOBQL_REDIS_URL: 'redis://cache.example:6379' };
+const CLUSTER = {
+  JOBQL_DATABASE_URL: 'postgres://db.example:5432/jobql',
+  JOBQL_REDIS_URL: 'redis://cache.example:6379',
+  // Every instance must verify the download links the others sign.
+  JOBQL_DOWNLOAD_SIGNING_KEY: Buffer.alloc(32, 1).toString('base64'),
+};
 const SNOWFLAKE = {
   JOBQL_WAREHOUSE: 'snowflake',
   SNOWFLAKE_ACCOUNT: 'acme',

@@ -40,17 +40,25 @@ async function download(path: string): Promise<Response> {
 }
 
 describe('downloads', () => {
-  test('the Job type gives the links once the job succeeded', async () => {
-    const data = await gqlData(server.url, `{ job(id: "${job.id}") { downloads { csv ndjson arrow parquet } } }`);
-    assert.deepEqual(data.job.downloads, {
-      csv: `/jobs/${job.id}/result.csv`,
-      ndjson: `/jobs/${job.id}/result.ndjson`,
-      arrow: `/jobs/${job.id}/result.arrow`,
-      parquet: `/jobs/${job.id}/result.parquet`,
-    });
+  test('the Job type gives signed links once the job succeeded', async () => {
+    const data = await gqlData(server.url, `{ job(id: "${job.id}") { downloads { csv ndjson arrow parquet expiresAt } } }`);
+    const { expiresAt, ...links } = data.job.downloads;
+    const expires = Date.parse(expiresAt) / 1000;
+    for (const format of ['csv', 'ndjson', 'arrow', 'parquet']) {
+      const link = new URL(links[format], base);
+      assert.equal(link.pathname, `/jobs/${job.id}/result.${format}`);
+      assert.deepEqual([...link.searchParams.keys()], ['principal', 'expires', 'sig']);
+      assert.equal(link.searchParams.get('principal'), 'local', 'open mode: the local principal owns every job');
+      assert.equal(Number(link.searchParams.get('expires')), expires);
+      assert.match(link.searchParams.get('sig')!, /^[A-Za-z0-9_-]{43}$/);
+    }
+    // Five minutes by default (whole seconds).
+    assert.ok(Math.abs(expires - (Date.now() / 1000 + 300)) < 5, `expires ${expiresAt}`);
+    const failed = await waitForEnd(server.url, (await submit(server.url, 'select * from nowhere')).id);
+    assert.equal((await gqlData(server.url, `{ job(id: "${failed.id}") { downloads { csv } } }`)).job.downloads, null);
   });
 
-  test('CSV, read back with a CSV parser', async () => {
+  test('CSV, read back with a CSV parser, values in the JSON forms of pages', async () => {
     const response = await download(`/jobs/${job.id}/result.csv`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/csv/);
@@ -61,7 +69,7 @@ describe('downloads', () => {
       id: '7',
       name: 'name, "quoted" 7',
       ratio: '1.75',
-      at: '2024-01-01 00:00:07',
+      at: '2024-01-01T00:00:07.000000',
       big: '170141183460469231731687303715884105720',
     });
   });
@@ -145,9 +153,10 @@ describe('download errors', () => {
     assert.equal(((await response.json()) as any).errors[0].extensions.code, 'RESULT_NOT_READY');
   });
 
-  test('a POST → 405', async () => {
+  test('a POST → 405, saying what is allowed', async () => {
     const response = await fetch(`${base}/jobs/${job.id}/result.csv`, { method: 'POST' });
     assert.equal(response.status, 405);
+    assert.equal(response.headers.get('allow'), 'GET, HEAD');
   });
 
   test('a client that stops reading mid-download leaves the server serving', async () => {

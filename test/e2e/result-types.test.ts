@@ -1,6 +1,8 @@
 /**
  * Every DuckDB type reaches the client in its documented JSON form, through the real path: a job,
- * its Parquet result, a GraphQL page. One test per type; the README's table lists the same forms.
+ * its Parquet result, a GraphQL page, and the two text downloads, which spell it the same way
+ * (NDJSON as the same JSON, CSV as the JSON form's text). One test per type; the README's table
+ * lists the same forms.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,11 +17,28 @@ before(async () => {
 });
 after(() => server.stop());
 
-async function value(expression: string): Promise<{ type: string; value: unknown }> {
+async function value(expression: string): Promise<{ type: string; value: unknown; ndjson: string; csv: string }> {
   const job = await waitForEnd(server.url, (await submit(server.url, `select ${expression} as v`)).id);
   assert.equal(job.status, 'SUCCESS', `${expression}: ${JSON.stringify(job.error)}`);
   const data = await gqlData(server.url, `{ job(id: "${job.id}") { result { columns { name type } rows } } }`);
-  return { type: data.job.result.columns[0].type, value: data.job.result.rows[0][0] };
+  const download = async (format: string): Promise<string> => {
+    const response = await fetch(server.url.replace('/graphql', `/jobs/${job.id}/result.${format}`));
+    assert.equal(response.status, 200, format);
+    return response.text();
+  };
+  return { type: data.job.result.columns[0].type, value: data.job.result.rows[0][0], ndjson: await download('ndjson'), csv: await download('csv') };
+}
+
+/**
+ * The CSV spelling of a JSON form, written out independently of the server's: NULL an empty
+ * field, an empty string `""`, a string itself, a number or boolean its JSON text, anything else
+ * its compact JSON; quoted (quotes doubled) when it holds a comma, a quote or a line break.
+ */
+function csvOf(json: unknown): string {
+  if (json === null) return '';
+  if (json === '') return '""';
+  const text = typeof json === 'string' ? json : JSON.stringify(json);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 const cases: [string, string, string, unknown][] = [
@@ -47,6 +66,8 @@ const cases: [string, string, string, unknown][] = [
   ['DECIMAL within 15 digits', '12345.678::decimal(10,3)', 'DECIMAL(10,3)', 12345.678],
   ['wide DECIMAL', '12345678901234567890.1234567891::decimal(38,10)', 'DECIMAL(38,10)', '12345678901234567890.1234567891'],
   ['VARCHAR', "'héllo \"world\"'", 'VARCHAR', 'héllo "world"'],
+  ['VARCHAR with a comma and a line break', "'a, b' || chr(10) || 'c'", 'VARCHAR', 'a, b\nc'],
+  ['empty VARCHAR', "''", 'VARCHAR', ''],
   ['BLOB as base64', "'\\x00\\xFFab'::blob", 'BLOB', Buffer.from([0, 255, 0x61, 0x62]).toString('base64')],
   ['UUID', "'f47ac10b-58cc-4372-a567-0e02b2c3d479'::uuid", 'UUID', 'f47ac10b-58cc-4372-a567-0e02b2c3d479'],
   ['ENUM', "'sad'::enum('sad', 'ok', 'happy')", "ENUM('sad', 'ok', 'happy')", 'sad'],
@@ -84,6 +105,9 @@ describe('result types', () => {
       const got = await value(expression);
       assert.equal(got.type, type);
       assert.deepEqual(got.value, json);
+      assert.deepEqual(JSON.parse(got.ndjson), [json], 'NDJSON: the same JSON form');
+      assert.equal(got.ndjson, `${JSON.stringify([json])}\n`);
+      assert.equal(got.csv, `v\n${csvOf(json)}\n`, 'CSV: the JSON form as text');
     });
   }
 });

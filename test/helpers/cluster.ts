@@ -62,6 +62,8 @@ export async function startCluster(options: { instances: number; env?: Record<st
       JOBQL_DATABASE_URL: database.url,
       JOBQL_REDIS_URL: redisUrl,
       JOBQL_REDIS_PREFIX: redisPrefix,
+      // One key for all instances: each verifies the download links the others sign.
+      JOBQL_DOWNLOAD_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
       JOBQL_POLL_BACKOFF_MS: '100,200,300',
       JOBQL_SHUTDOWN_GRACE_MS: '0',
       ...options.env,

@@ -2,35 +2,70 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
+import { csvRecord } from '../../core/json-forms.ts';
 import type { Download, DownloadFormat } from '../../core/results.ts';
 import { columnChunks, convertRows } from './json-values.ts';
 
-export function fileStream(file: string, format: DownloadFormat, options: { deleteAfter?: boolean } = {}): Download {
-  const body = fs.createReadStream(file);
-  if (options.deleteAfter) body.once('close', () => fs.rm(file, { force: true }, () => {}));
-  return { format, body };
+/**
+ * A stored file as a download: its size is known, so it answers byte ranges. Nothing is opened
+ * until the body or a range is read (a HEAD opens nothing); null when the file is gone (expired a
+ * moment ago).
+ */
+export function fileStream(file: string, format: DownloadFormat): Download | null {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let body: fs.ReadStream | null = null;
+  return {
+    format,
+    size,
+    get body() {
+      return (body ??= fs.createReadStream(file));
+    },
+    range: (start, end) => fs.createReadStream(file, { start, end }),
+  };
 }
 
 /**
- * JSON lines, one array per row, in the same JSON forms as GraphQL pages; a DuckDB chunk at a time.
- * The connection is opened inside the generator, so a stream destroyed before its first read
- * (the client left at once) never opened one to leak.
+ * The text formats, a DuckDB chunk at a time, both from the same JSON forms as GraphQL pages
+ * (json-values.ts), so CSV and NDJSON spell every value alike: NDJSON is one JSON array per row,
+ * CSV a header row and one record per row (core/json-forms.ts `csvRecord`). The connection is
+ * opened inside the generator, so a stream destroyed before its first read (a HEAD, or a client
+ * that left at once) never opened one to leak.
  */
-export function ndjsonStream(connect: () => Promise<DuckDBConnection>, select: string): Download {
+export function textStream(connect: () => Promise<DuckDBConnection>, select: string, format: 'csv' | 'ndjson'): Download {
   async function* lines(): AsyncGenerator<string> {
     const connection = await connect();
     try {
       const result = await connection.stream(select);
+      if (format === 'csv') yield csvRecord(result.columnNames());
+      const types = result.columnTypes();
       for await (const columns of columnChunks(result)) {
         let chunk = '';
-        for (const row of convertRows(result.columnTypes(), columns)) chunk += `${JSON.stringify(row)}\n`;
+        const rows = convertRows(types, columns);
+        if (format === 'csv') for (const row of rows) chunk += csvRecord(row);
+        else for (const row of rows) chunk += `${JSON.stringify(row)}\n`;
         yield chunk;
       }
     } finally {
       connection.closeSync();
     }
   }
-  return { format: 'ndjson', body: Readable.from(lines()) };
+  return { format, body: Readable.from(lines()) };
+}
+
+/** JSON lines, one array per row, in the same JSON forms as GraphQL pages. */
+export function ndjsonStream(connect: () => Promise<DuckDBConnection>, select: string): Download {
+  return textStream(connect, select, 'ndjson');
+}
+
+/** CSV with a header row, every value in its JSON form (the same spelling as NDJSON and pages). */
+export function csvStream(connect: () => Promise<DuckDBConnection>, select: string): Download {
+  return textStream(connect, select, 'csv');
 }
 
 const ARROW_BATCH_ROWS = 65_536;

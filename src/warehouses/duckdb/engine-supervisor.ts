@@ -170,6 +170,10 @@ export class EngineSupervisor {
       execArgv: [],
       // stderr is the API's, so DuckDB's or Node's last words before a crash reach the log.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // A session and process group of its own: Ctrl-C in a terminal signals the whole foreground
+      // group, and the engine must stop only when this process says so (close, or a kill), so that
+      // SIGINT drains like SIGTERM. It still never outlives this process: it watches the channel.
+      detached: true,
     });
     let markEnded: () => void = () => {};
     const engine: Engine = {

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import type { Column, Download, DownloadFormat, ResultPage } from '../../core/results.ts';
-import { arrowStream, fileStream, ndjsonStream } from './downloads.ts';
+import { arrowStream, csvStream, fileStream, ndjsonStream } from './downloads.ts';
 import { convertRows } from './json-values.ts';
 
 /**
@@ -75,7 +74,10 @@ export interface ResultCaps {
 
 /** How long a metadata write waits for the other process's (engine or API) lock. */
 const BUSY_TIMEOUT_MS = 5000;
-/** Where the API process writes temporary download files; the engine's stray cleanup skips it. */
+/**
+ * Where earlier versions of the API process wrote temporary CSV downloads (CSV is streamed now);
+ * the engine's stray cleanup skips it, and the API process empties it at start.
+ */
 const DOWNLOADS_DIR = '.downloads';
 
 /**
@@ -106,17 +108,9 @@ export class ParquetResultStore {
   }
 
   /**
-   * The API process's own temporary files (CSV downloads being written), in a directory of their
-   * own so that an engine starting meanwhile does not take them for a crashed commit's leftovers.
-   * Emptied here: only one API process uses a data directory, so whatever is left is its own.
+   * Removes the temporary download files a previous API process left behind. Only one API process
+   * uses a data directory, so whatever is there is its own.
    */
-  protected downloadsDirectory(): string {
-    const directory = path.join(this.directory, DOWNLOADS_DIR);
-    fs.mkdirSync(directory, { recursive: true });
-    return directory;
-  }
-
-  /** Removes the temporary download files a previous API process left behind. */
   removeOwnStrays(): void {
     fs.rmSync(path.join(this.directory, DOWNLOADS_DIR), { recursive: true, force: true });
   }
@@ -160,8 +154,8 @@ export class ParquetResultStore {
 
   /**
    * The whole result as a download, streamed with constant memory: Parquet is the stored file
-   * itself; CSV is written by DuckDB to a temporary file; NDJSON is converted chunk by chunk to
-   * the same JSON forms as pages; Arrow IPC is decoded from the Parquet file batch by batch.
+   * itself (with its size, so it answers byte ranges); CSV and NDJSON are converted chunk by chunk
+   * to the same JSON forms as pages; Arrow IPC is decoded from the Parquet file batch by batch.
    */
   async download(queryId: string, format: DownloadFormat): Promise<Download | null> {
     const meta = this.meta(queryId);
@@ -180,9 +174,7 @@ export class ParquetResultStore {
       }
       case 'csv': {
         if (!file) return { format, body: emptyStream() };
-        const temporary = path.join(this.downloadsDirectory(), `${randomUUID()}.csv.partial`);
-        await this.withConnection((c) => c.run(`COPY (${select}) TO ${quoteLiteral(temporary)} (FORMAT csv, HEADER)`));
-        return fileStream(temporary, format, { deleteAfter: true });
+        return csvStream(() => this.instance.connect(), select);
       }
     }
   }

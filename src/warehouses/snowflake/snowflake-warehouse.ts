@@ -3,6 +3,7 @@ import type snowflake from 'snowflake-sdk';
 import { jobIdAsUuid } from '../../core/ids.ts';
 import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../../core/errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
+import { csvRecord } from '../../core/json-forms.ts';
 import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/status.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Download, DownloadFormat } from '../../core/results.ts';
@@ -208,11 +209,12 @@ export class SnowflakeWarehouse implements Warehouse {
     const statement = await this.#resultStatement(queryId);
     const columns = (statement.getColumns() as unknown as DriverColumn[]) ?? [];
     const converters = columns.map(converterOf);
+    // Both text formats from the JSON forms of pages, so CSV spells every value as NDJSON does.
     async function* lines(): AsyncGenerator<string> {
-      if (format === 'csv') yield `${columns.map((c) => csvField(c.getName())).join(',')}\n`;
+      if (format === 'csv') yield csvRecord(columns.map((c) => c.getName()));
       for await (const row of statement.streamRows()) {
         const values = convertRow(row as unknown[], converters);
-        yield format === 'csv' ? `${values.map(csvValue).join(',')}\n` : `${JSON.stringify(values)}\n`;
+        yield format === 'csv' ? csvRecord(values) : `${JSON.stringify(values)}\n`;
       }
     }
     return { format, body: Readable.from(lines()) };
@@ -266,13 +268,4 @@ async function dmlOf(statement: snowflake.RowStatement): Promise<DmlCounts | nul
 
 function convertRow(row: unknown[], converters: CellConverter[]): JsonValue[] {
   return converters.map((convert, i) => convert(row[i]));
-}
-
-function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function csvValue(value: JsonValue): string {
-  if (value === null) return '';
-  return csvField(typeof value === 'object' ? JSON.stringify(value) : String(value));
 }
