@@ -4,6 +4,7 @@
 //   auth, events, limits, store, warehouses   (one port each, its adapters beside it)
 //   jobs                                      (the application: core and the port files only)
 //   config
+//   web                                       (the pages: GraphiQL's assets, the console)
 //   observability, http
 //   graphql
 //   cluster
@@ -16,7 +17,7 @@ const PORTS = [
   '^src/limits/submission-limiter[.]ts$',
 ];
 const ADAPTERS = '^src/(warehouses|store|events|limits)/';
-const GRAPHQL_PACKAGES = '^node_modules/(graphql|graphql-yoga|graphql-ws|@escape[.]tech/graphql-armor|@envelop/[^/]+)/';
+const GRAPHQL_PACKAGES = '^node_modules/(graphql|graphql-yoga|graphql-ws|@escape[.]tech/graphql-armor[^/]*|@envelop/[^/]+)/';
 
 /** Forbids a folder to import the folders listed. */
 const below = (name, folders, comment) => ({
@@ -84,6 +85,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/warehouses/' },
       to: { path: '^src/', pathNot: ['^src/core/', '^src/warehouses/'] },
+    },
+    {
+      name: 'web-imports-only-core',
+      comment: 'web/ serves pages and their assets; it knows nothing of jobs, GraphQL or the adapters.',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { path: '^src/', pathNot: ['^src/core/', '^src/web/'] },
     },
     below('jobs-below-edges', { from: 'jobs', to: 'config|observability|http|graphql|cluster|app|run|main|logger' }),
     below('config-below-edges', { from: 'config', to: 'observability|http|graphql|cluster|app|run|main' }),

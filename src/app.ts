@@ -1,20 +1,43 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { openSharedState } from './cluster/shared-state.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import type { EventBus } from './events/event-bus.ts';
 import { type SharedExecutionStats, SharedExecution } from './graphql/shared-execution.ts';
+import { TrustedDocuments } from './graphql/trusted-documents.ts';
 import { serveWebSocket } from './graphql/websocket.ts';
 import { createGraphQLServer, GRAPHQL_PATH } from './graphql/yoga.ts';
+import { OriginPolicy } from './http/origin-policy.ts';
 import { createHttpServer } from './http/server.ts';
+import { DownloadLinks } from './http/signed-links.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { Logger } from './logger.ts';
 import { instrumentBus, Metrics } from './observability/metrics.ts';
 import type { JobStore } from './store/job-store.ts';
 import { type OpenedWarehouse, openWarehouse } from './warehouses/open-warehouse.ts';
 import type { Warehouse } from './warehouses/warehouse.ts';
+import { createPages } from './web/pages.ts';
+
+/** Where `npm run build:console` puts the console (console/dist, beside src/). */
+const CONSOLE_DIR = fileURLToPath(new URL('../console/dist', import.meta.url));
+
+/** The console's own operations, trusted with the operator's manifests so the console keeps working. */
+const CONSOLE_DOCUMENTS = fileURLToPath(new URL('../console/src/gql/persisted-documents.json', import.meta.url));
+
+function loadTrustedDocuments(files: string[], logger: Logger): TrustedDocuments {
+  const all = fs.existsSync(CONSOLE_DOCUMENTS) ? [...files, CONSOLE_DOCUMENTS] : files;
+  let trusted: TrustedDocuments;
+  try {
+    trusted = TrustedDocuments.load(all);
+  } catch (error) {
+    throw new ConfigError(`JOBQL_TRUSTED_DOCUMENTS: ${(error as Error).message}`);
+  }
+  logger.info({ documents: trusted.size, manifests: all.length }, 'trusted documents only');
+  return trusted;
+}
 
 export interface App {
   /** `http://host:port`, once started. */
@@ -76,19 +99,28 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     );
   }
 
+  const downloadLinks = new DownloadLinks(config.downloads, clock);
+  if (!config.downloads.signingKey) {
+    logger.info('download links are signed with a random key of this process: they stop working when it restarts (set JOBQL_DOWNLOAD_SIGNING_KEY to keep them)');
+  }
+  const trusted = config.trustedDocuments ? loadTrustedDocuments(config.trustedDocuments, logger) : null;
   const yoga = createGraphQLServer({
-    services: { jobs, warehouse, bus, limits: config.limits, clock, observer: metrics },
+    services: { jobs, warehouse, bus, limits: config.limits, clock, downloadLinks, observer: metrics },
     authenticator,
     transport: config.transport,
     introspection: config.introspection,
-    graphiql: config.graphiql,
+    graphiql: config.graphiql ? { authHint: authenticator.mode !== 'open' } : null,
+    trusted,
     log: logger,
   });
+  const origins = new OriginPolicy(config.origins.allowed, config.origins);
   let ready = false;
   const server = createHttpServer({
     ready: () => ready,
     metrics,
-    downloads: { jobs, warehouse, authenticator, clock, log: logger, observer: metrics },
+    downloads: { jobs, warehouse, authenticator, links: downloadLinks, clock, log: logger, observer: metrics },
+    origins,
+    pages: createPages({ consoleDir: CONSOLE_DIR, graphiql: config.graphiql }),
     graphql: (req, res) => void yoga.handle(req, res),
     maxRequestBytes: config.transport.maxRequestBytes,
     log: logger,
@@ -101,6 +133,8 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     authenticator,
     transport: config.transport,
     sharing,
+    trusted,
+    origins,
     log: logger.child({ component: 'websocket' }),
   });
   metrics?.watch({ store, bus, poller: jobs.poller, sockets: () => wss.clients.size });

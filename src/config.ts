@@ -5,12 +5,16 @@ import { z } from 'zod';
 import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.ts';
 import type { JwtSettings } from './auth/jwt.ts';
 import type { JobLimits } from './jobs/admission.ts';
+import type { LogFormat } from './logger.ts';
 import {
   type SnowflakeConnectionSettings,
   snowflakeConnectionOptions,
   SnowflakeOptionsError,
 } from './warehouses/snowflake/connection-options.ts';
 import type { DuckDBSettings } from './warehouses/open-warehouse.ts';
+
+/** scheme://host[:port], lower or upper case; `*.` may stand for the first label of the host. */
+const ORIGIN = /^https?:\/\/(\*\.)?([a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/;
 
 /**
  * Every setting, read once from the environment and validated at start. Units are in the names.
@@ -25,10 +29,51 @@ const list = z.string().transform((v) =>
     .filter((s) => s.length > 0),
 );
 
+/** Key bytes that print as `[redacted]` (JSON, util.inspect), so a logged config shows no secret. */
+export class Secret {
+  readonly #bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+  reveal(): Buffer {
+    return this.#bytes;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret [redacted]';
+  }
+}
+
+/** Download links are signed with HMAC-SHA256: a key of at least 32 random bytes. */
+const MIN_SIGNING_KEY_BYTES = 32;
+const HEX = /^(?:[0-9a-fA-F]{2})+$/;
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+/** Hex (64+ digits) or base64/base64url (43+ characters) text of at least 32 bytes; hex wins when both fit. */
+const signingKey = z.string().transform((text, ctx) => {
+  const trimmed = text.trim();
+  const bytes = HEX.test(trimmed) ? Buffer.from(trimmed, 'hex') : BASE64.test(trimmed) ? Buffer.from(trimmed, 'base64') : null;
+  if (!bytes || bytes.length < MIN_SIGNING_KEY_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `a key of at least ${MIN_SIGNING_KEY_BYTES} random bytes, as hex (64+ digits) or base64 (43+ characters), ` +
+        `e.g. the output of \`openssl rand -base64 32\`${bytes ? `; this one is ${bytes.length} bytes` : ''}`,
+    });
+    return z.NEVER;
+  }
+  return new Secret(bytes);
+});
+/** Variables whose values a configuration error never repeats. */
+// Never printed in a configuration error: keys, and URLs that may carry a password.
+const SECRET_VARIABLES = new Set(['JOBQL_DOWNLOAD_SIGNING_KEY', 'JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS', 'JOBQL_DATABASE_URL', 'JOBQL_REDIS_URL']);
+
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JOBQL_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   JOBQL_DATA_DIR: z.string().min(1).default('.jobql'),
   JOBQL_WAREHOUSE: z.enum(['duckdb', 'snowflake']).default('duckdb'),
   JOBQL_MAX_STATUS_CHECKS_PER_SECOND: int(1, 10_000).default(50),
@@ -60,6 +105,8 @@ const schema = z.object({
     .default([500, 500, 1000, 1500, 2000, 4000, 5000]),
   JOBQL_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   JOBQL_GRAPHIQL: bool.optional(),
+  // Trusted documents: manifests of the only documents that may run (comma-separated paths).
+  JOBQL_TRUSTED_DOCUMENTS: z.string().optional(),
   JOBQL_INTROSPECTION: bool.optional(),
   JOBQL_ALLOW_ATTACH: bool.default(true),
   JOBQL_METRICS: bool.default(true),
@@ -81,6 +128,12 @@ const schema = z.object({
   JOBQL_ADMIN_SCOPE: z.string().min(1).default('jobql:admin'),
   JOBQL_API_KEYS: list.default([]),
   JOBQL_ALLOW_OPEN_REMOTE: bool.default(false),
+  // The web origins that may call, besides the server's own (comma-separated; `https://*.example.com`).
+  JOBQL_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) => list.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(ORIGIN, 'an origin such as https://app.example.com or https://*.example.com (no path)'))),
   // Limits per principal and per connection.
   JOBQL_MAX_ACTIVE_JOBS_PER_PRINCIPAL: int(1, 1_000_000).default(100),
   JOBQL_MAX_RUNNING_JOBS_PER_PRINCIPAL: int(1, 64).optional(),
@@ -97,12 +150,18 @@ const schema = z.object({
   JOBQL_GRAPHQL_MAX_COST: int(1, 100_000_000).default(50_000),
   JOBQL_GRAPHQL_MAX_DIRECTIVES: int(0, 1000).default(50),
   JOBQL_GRAPHQL_MAX_DOCUMENT_CHARS: int(100, 10_000_000).default(16_384),
+  // Signed download links (Job.downloads): the key, the one before a rotation, their lifetime.
+  JOBQL_DOWNLOAD_SIGNING_KEY: signingKey.optional(),
+  JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS: signingKey.optional(),
+  JOBQL_DOWNLOAD_LINK_TTL_SECONDS: int(1, 86_400).default(300),
 });
 
 export interface Config {
   port: number;
   host: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise. */
+  logFormat: LogFormat;
   dataDir: string;
   warehouse: 'duckdb' | 'snowflake';
   /** The global budget of warehouse status checks per second (Snowflake monitoring calls). */
@@ -135,6 +194,13 @@ export interface Config {
   pollBackoffMs: number[];
   shutdownGraceMs: number;
   graphiql: boolean;
+  /**
+   * The manifests of trusted documents (persisted operations), when only those may run; null
+   * otherwise. The console's own manifest is added to them.
+   */
+  trustedDocuments: string[] | null;
+  /** Who may call from a web page (see http/origin-policy.ts). */
+  origins: { allowed: string[]; allowLoopback: boolean; loopbackHostOnly: boolean };
   /** Whether `GET /metrics` (Prometheus text) is served. */
   metrics: boolean;
   /** Set when several instances share PostgreSQL and Redis; null for one process on SQLite. */
@@ -146,6 +212,15 @@ export interface Config {
   } | null;
   /** How long an instance's polling lease on a job lasts without renewal. */
   leaseTtlMs: number;
+  /** Signed download links (http/signed-links.ts). */
+  downloads: {
+    /** The key that signs links; null: a random key of this process (links die with it). */
+    signingKey: Secret | null;
+    /** The key before a rotation: links it signed still verify; it signs none. */
+    previousSigningKey: Secret | null;
+    /** A link's lifetime, never past its result's `resultExpiresAt`. */
+    linkTtlSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -155,7 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const name = i.path.join('.');
-      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+      const shown = SECRET_VARIABLES.has(name) ? '<redacted>' : JSON.stringify(env[name] ?? '');
+      return `  ${name}=${shown}: ${i.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   }
@@ -180,10 +256,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         '  Configure JOBQL_JWT_* or JOBQL_API_KEYS, or set JOBQL_ALLOW_OPEN_REMOTE=true to accept that.',
     );
   }
+  const cluster = clusterSettings(e);
+  requireSharedSigningKey(e, cluster);
   return {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.JOBQL_LOG_FORMAT,
     dataDir,
     warehouse: e.JOBQL_WAREHOUSE,
     maxStatusChecksPerSecond: e.JOBQL_MAX_STATUS_CHECKS_PER_SECOND,
@@ -235,11 +314,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resultMaxBytes: e.JOBQL_RESULT_MAX_BYTES,
     pollBackoffMs: e.JOBQL_POLL_BACKOFF_MS,
     shutdownGraceMs: e.JOBQL_SHUTDOWN_GRACE_MS,
-    graphiql: e.JOBQL_GRAPHIQL ?? open,
+    // GraphiQL sends documents of its own, which a trusted-documents server refuses.
+    graphiql: e.JOBQL_GRAPHIQL ?? (open && !e.JOBQL_TRUSTED_DOCUMENTS),
+    trustedDocuments: trustedDocumentFiles(e.JOBQL_TRUSTED_DOCUMENTS),
+    origins: { allowed: e.JOBQL_CORS_ORIGINS, allowLoopback: open, loopbackHostOnly: open && !e.JOBQL_ALLOW_OPEN_REMOTE },
     metrics: e.JOBQL_METRICS,
-    cluster: clusterSettings(e),
+    cluster,
     leaseTtlMs: e.JOBQL_LEASE_TTL_MS,
+    downloads: {
+      signingKey: e.JOBQL_DOWNLOAD_SIGNING_KEY ?? null,
+      previousSigningKey: e.JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS ?? null,
+      linkTtlSeconds: e.JOBQL_DOWNLOAD_LINK_TTL_SECONDS,
+    },
   };
+}
+
+/**
+ * Several instances behind one address verify each other's download links, so they must share
+ * the key: a random key per process would make most links fail on the instance that gets them.
+ */
+function requireSharedSigningKey(e: Env, cluster: Config['cluster']): void {
+  if (cluster && !e.JOBQL_DOWNLOAD_SIGNING_KEY) {
+    throw new ConfigError(
+      'Invalid configuration:\n  JOBQL_DOWNLOAD_SIGNING_KEY is required with JOBQL_DATABASE_URL and JOBQL_REDIS_URL: every\n' +
+        '  instance must verify the download links the others sign. Set the same key on all of them\n' +
+        '  (e.g. `openssl rand -base64 32`).',
+    );
+  }
 }
 
 type Env = z.infer<typeof schema>;
@@ -322,4 +423,13 @@ function authSettings(e: Env): Config['auth'] {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function trustedDocumentFiles(list: string | undefined): string[] | null {
+  if (list === undefined || list.trim() === '') return null;
+  const files = list.split(',').map((file) => path.resolve(file.trim()));
+  for (const file of files) {
+    if (!fs.existsSync(file)) throw new ConfigError(`JOBQL_TRUSTED_DOCUMENTS: no file ${file}`);
+  }
+  return files;
 }

@@ -8,7 +8,7 @@ export async function run(): Promise<void> {
   let logger;
   try {
     const config = loadConfig();
-    logger = createLogger(config.logLevel);
+    logger = createLogger(config.logLevel, config.logFormat);
     app = await buildApp(config, logger);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -33,6 +33,12 @@ export const RequestErrorCode = {
   RESULT_EXPIRED: 'RESULT_EXPIRED',
   /** The HTTP request itself is malformed (bad JSON body, wrong method or content type). */
   BAD_REQUEST: 'BAD_REQUEST',
+  /**
+   * The server runs trusted documents only (JOBQL_TRUSTED_DOCUMENTS) and the request named none of
+   * them: no hash, or a hash its manifests do not hold. Apollo's and urql's persisted-query links
+   * know this code.
+   */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   /** The server is shutting down and takes no new jobs. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** Anything unexpected; the details stay in the server's log. */

@@ -3,6 +3,7 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext }
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { RequestErrorCode } from '../core/errors.ts';
+import { pagingCostWithVariables } from './paging-cost.ts';
 
 /**
  * Limits on the GraphQL document itself (graphql-armor): depth, aliases, tokens, cost, directives,
@@ -23,11 +24,12 @@ export function documentLimits(transport: Config['transport'], introspection: bo
   // Validation rules report a coded error instead of throwing (armor's default), so the error is
   // an ordinary validation error; the token limit acts in the parser and is coded in limitCodes.
   const report = { propagateOnRejection: false, onReject: [reportCoded] };
+  const cost = { maxCost: transport.graphqlMaxCost, exposeLimits: false, errorMessage: MESSAGES.cost };
   const armor = new EnvelopArmor({
     maxDepth: { n: transport.graphqlMaxDepth, exposeLimits: false, errorMessage: MESSAGES.depth, flattenFragments: true, ...report },
     maxAliases: { n: transport.graphqlMaxAliases, exposeLimits: false, errorMessage: MESSAGES.aliases, ...report },
     maxTokens: { n: transport.graphqlMaxTokens, exposeLimits: false, errorMessage: MESSAGES.tokens },
-    costLimit: { maxCost: transport.graphqlMaxCost, exposeLimits: false, errorMessage: MESSAGES.cost, ...report },
+    costLimit: { ...cost, ...report },
     maxDirectives: { n: transport.graphqlMaxDirectives, exposeLimits: false, errorMessage: MESSAGES.directives, ...report },
     blockFieldSuggestion: { enabled: !introspection },
   });
@@ -35,6 +37,7 @@ export function documentLimits(transport: Config['transport'], introspection: bo
   const plugins: Plugin[] = [
     documentLength(transport.graphqlMaxDocumentChars),
     ...(armor.protect().plugins as unknown as Plugin[]),
+    pagingCostWithVariables(cost, coded),
     limitCodes(),
   ];
   if (!introspection) {

@@ -2,10 +2,10 @@ import { RequestErrorCode, requestError } from '../core/errors.ts';
 import type { JobStatusEvent } from '../core/job.ts';
 import { resultAvailability } from '../core/results.ts';
 import { isDone, isFailed, isTerminal } from '../core/status.ts';
-import { downloadPath } from '../http/download-route.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
 import { jobStatusStream } from './job-status-stream.ts';
 import type { Resolvers } from './generated.ts';
+import { jobResultPage } from './models.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
 /** Precision and scale of a `DECIMAL(p,s)` column type. */
@@ -65,15 +65,8 @@ export const resolvers: Resolvers = {
     isDone: (job) => isDone(job.status),
     isFailed: (job) => isFailed(job.status),
     isTerminal: (job) => isTerminal(job.status),
-    downloads: (job) =>
-      job.status === 'SUCCESS'
-        ? {
-            csv: downloadPath(job, 'csv'),
-            ndjson: downloadPath(job, 'ndjson'),
-            arrow: downloadPath(job, 'arrow'),
-            parquet: downloadPath(job, 'parquet'),
-          }
-        : null,
+    // Signed for the job's owner, whoever asks (an admin's link carries no admin rights).
+    downloads: (job, _, { downloadLinks, principal }) => (job.status === 'SUCCESS' ? downloadLinks.mint(job, principal) : null),
     result: async (job, { first, after }, { warehouse, limits, clock }) => {
       const availability = resultAvailability(job, clock.now());
       if (availability === 'not-ready' || !job.queryId) return null;
@@ -88,7 +81,7 @@ export const resolvers: Resolvers = {
       const page = await warehouse.readResult(job.queryId, offset, limit);
       // A succeeded job without a stored result lost it to expiry (deleted a moment ago).
       if (!page) throw requestError(RequestErrorCode.RESULT_EXPIRED, `The result of job ${job.id} expired`);
-      return page;
+      return jobResultPage(job.id, page);
     },
   },
 
@@ -98,6 +91,7 @@ export const resolvers: Resolvers = {
   },
 
   ResultPage: {
+    id: (page) => `${page.jobId}:${page.offset}:${page.rows.length}`,
     rows: (page, _, { observer }) => {
       observer?.rowsServed('graphql', page.rows.length);
       return page.rows;

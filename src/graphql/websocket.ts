@@ -5,13 +5,15 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { Principal } from '../core/principal.ts';
 import type { Config } from '../config.ts';
-import { RequestErrorCode } from '../core/errors.ts';
-import { graphQLError } from './errors.ts';
+import { RequestError, RequestErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { Principal } from '../core/principal.ts';
+import type { OriginPolicy } from '../http/origin-policy.ts';
 import type { GraphQLContext, ServerContext } from './context.ts';
+import { graphQLError, toGraphQLError } from './errors.ts';
 import { payloadSender, type SendPayload, type SharedExecution } from './shared-execution.ts';
+import type { TrustedDocuments } from './trusted-documents.ts';
 
 /** Close codes of our own (4000–4999 are the application's); graphql-ws's are in its CloseCode. */
 export const APP_CLOSE_CODES = {
@@ -59,14 +61,25 @@ export function serveWebSocket(deps: {
   transport: Config['transport'];
   /** This server's shared execution of subscription events (its counts are this server's own). */
   sharing: SharedExecution;
+  /** When set, only these documents run, as over HTTP. */
+  trusted: TrustedDocuments | null;
+  /** Which web origins may open a socket: refused before the upgrade. */
+  origins: OriginPolicy;
   log: Logger;
 }): WebSocketServer {
-  const { yoga, authenticator, transport, sharing, log } = deps;
+  const { yoga, authenticator, transport, sharing, trusted, log } = deps;
   const wss = new WebSocketServer({
     server: deps.server,
     path: deps.path,
     maxPayload: transport.maxRequestBytes,
     perMessageDeflate: false,
+    // A page of a foreign origin is refused before the upgrade (browsers always send Origin).
+    verifyClient: ({ origin, req }, done) => {
+      const refusal = deps.origins.refusal(origin || undefined, req.headers.host);
+      if (!refusal) return done(true);
+      log.warn({ origin, host: req.headers.host, reason: refusal }, 'WebSocket upgrade from a refused origin');
+      done(false, 403, 'Forbidden origin');
+    },
   });
   const socketsPerPrincipal = new Map<string, number>();
 
@@ -125,6 +138,14 @@ export function serveWebSocket(deps: {
               `Too many operations on this socket (limit ${transport.maxSubscriptionsPerSocket}); complete some or open another socket`,
             ),
           ];
+        }
+        if (trusted) {
+          try {
+            params = { ...params, query: trusted.resolve(params) };
+          } catch (error) {
+            if (error instanceof RequestError) return [toGraphQLError(error)];
+            throw error;
+          }
         }
         try {
           const enveloped = yoga.getEnveloped({

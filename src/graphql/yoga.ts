@@ -1,14 +1,18 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createSchema, createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../core/logger.ts';
+import { GRAPHIQL_CSP, type GraphiQLPageOptions, graphiqlPage } from '../web/graphiql.ts';
 import type { GraphQLContext, GraphQLServices, ServerContext } from './context.ts';
 import { documentLimits } from './document-limits.ts';
 import { useErrorCodes } from './error-codes.ts';
 import { maskError } from './errors.ts';
+import { GRAPHIQL_TABS } from './graphiql-examples.ts';
 import { resolvers } from './resolvers.ts';
+import { useNotAcceptableBody, useRequireQuery } from './http-answers.ts';
+import { type TrustedDocuments, useTrustedDocuments } from './trusted-documents.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../../schema.graphql', import.meta.url));
 export const GRAPHQL_PATH = '/graphql';
@@ -25,7 +29,10 @@ export function createGraphQLServer(deps: {
   authenticator: Authenticator;
   transport: Config['transport'];
   introspection: boolean;
-  graphiql: boolean;
+  /** GraphiQL at GET /graphql (text/html), or null; `authHint` pre-fills an Authorization header. */
+  graphiql: { authHint: boolean } | null;
+  /** When set, only these documents run (see trusted-documents.ts). */
+  trusted: TrustedDocuments | null;
   log: Logger;
 }): GraphQLServer {
   const { services, authenticator, log } = deps;
@@ -40,11 +47,22 @@ export function createGraphQLServer(deps: {
       principal: initial.principal ?? (await authenticator.authenticate(initial.request.headers.get('authorization'))),
     }),
     graphqlEndpoint: GRAPHQL_PATH,
-    graphiql: deps.graphiql ? { subscriptionsProtocol: 'WS', title: 'jobql' } : false,
+    graphiql: deps.graphiql ? graphiqlOptions(deps.graphiql.authHint) : false,
+    renderGraphiQL: (options) => graphiqlPage(options as GraphiQLPageOptions),
     landingPage: false,
+    // CORS is decided for every route at once by http/origin-policy.ts.
+    cors: false,
     maskedErrors: { isDev: false, maskError },
     multipart: false,
-    plugins: [...documentLimits(deps.transport, deps.introspection), useErrorCodes()],
+    plugins: [
+      ...documentLimits(deps.transport, deps.introspection),
+      // Before useRequireQuery: a trusted document comes by hash, with no text of its own.
+      ...(deps.trusted ? [useTrustedDocuments(deps.trusted)] : []),
+      useRequireQuery(),
+      useNotAcceptableBody(),
+      useErrorCodes(),
+      useGraphiQLPolicy(),
+    ],
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql'),
       info: (...args) => log.info({ args }, 'graphql'),
@@ -52,4 +70,29 @@ export function createGraphQLServer(deps: {
       error: (...args) => log.error({ err: args[0], args: args.slice(1) }, 'graphql error'),
     },
   });
+}
+
+function graphiqlOptions(authHint: boolean): GraphiQLPageOptions {
+  return {
+    endpoint: GRAPHQL_PATH,
+    title: 'jobql GraphiQL',
+    // A browser cannot set headers on a WebSocket, and GraphiQL does not put its header editor's
+    // Authorization into graphql-ws's connection_init; over SSE the header goes with the request.
+    subscriptionsProtocol: authHint ? 'SSE' : 'WS',
+    defaultTabs: GRAPHIQL_TABS,
+    // With auth on, every new tab starts with the header to fill in (HTTP and connection_init).
+    ...(authHint ? { defaultHeaders: JSON.stringify({ Authorization: 'Bearer <your token>' }, null, 2) } : {}),
+  };
+}
+
+/** The GraphiQL page's Content-Security-Policy: it loads only this server's assets and scripts. */
+function useGraphiQLPolicy(): Plugin {
+  return {
+    onResponse({ response }) {
+      if (response.headers.get('content-type')?.startsWith('text/html')) {
+        response.headers.set('content-security-policy', GRAPHIQL_CSP);
+        response.headers.set('x-content-type-options', 'nosniff');
+      }
+    },
+  };
 }

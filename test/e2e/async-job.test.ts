@@ -14,7 +14,7 @@ before(async () => {
 });
 after(() => server.stop());
 
-const RESULT = `result(first: $first, after: $after) {
+const RESULT = `result(first: $first, after: $after) { id
   columns { name type nullable } rows totalRows pageInfo { hasNextPage endCursor } }`;
 
 async function result(id: string, first?: number, afterCursor?: string): Promise<any> {
@@ -85,16 +85,20 @@ describe('submitQuery', () => {
     const job = await submit(server.url, 'select range as n from range(5000) order by n');
     await waitForEnd(server.url, job.id);
     const seen: number[] = [];
+    const ids = new Set<string>();
     let cursor: string | undefined;
     let pages = 0;
     for (;;) {
       const page = await result(job.id, 700, cursor);
       pages += 1;
+      ids.add(page.id);
       for (const [n] of page.rows) seen.push(Number(n));
       if (!page.pageInfo.hasNextPage) break;
       cursor = page.pageInfo.endCursor;
     }
     assert.equal(pages, Math.ceil(5000 / 700));
+    assert.equal(ids.size, pages, 'every page has an id of its own (client caches normalize by it)');
+    assert.equal((await result(job.id, 700)).id, [...ids][0], 'the same page has the same id');
     assert.deepEqual(
       seen,
       Array.from({ length: 5000 }, (_, i) => i),

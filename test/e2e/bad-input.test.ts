@@ -125,6 +125,13 @@ describe('malformed requests', () => {
     });
   }
 
+  test('a request with no document answers 400 like the other malformed ones, over POST and GET', async () => {
+    for (const response of [await post('{}'), await post('{"variables":{}}'), await fetch(server.url, { headers: { accept: 'application/json' } })]) {
+      assert.equal(response.status, 400);
+      assert.equal(codeOf((await response.json()) as GraphQLResponse), 'BAD_REQUEST');
+    }
+  });
+
   test('a malformed operation over WebSocket is an error message; the socket stays open', async () => {
     const client = wsClient(server.wsUrl);
     try {

@@ -32,7 +32,7 @@ test('a browser gets GraphiQL, set up for subscriptions over WebSocket', async (
   const response = await fetch(server.url, { headers: { accept: 'text/html' } });
   assert.equal(response.status, 200);
   const html = await response.text();
-  assert.match(html, /<title>jobql<\/title>/);
+  assert.match(html, /<title>jobql GraphiQL<\/title>/);
   assert.match(html, /"subscriptionsProtocol":"WS"/);
 });
 

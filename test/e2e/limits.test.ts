@@ -145,6 +145,22 @@ describe('document and transport limits', () => {
     assert.equal(shallow.errors, undefined, JSON.stringify(shallow.errors));
   });
 
+  test('the cost counts `first` from a variable (or its default) as it counts a literal, over HTTP and WebSocket', async () => {
+    const paged = 'query($n: Int, $m: Int) { jobs(first: $n) { nodes { result(first: $m) { rows } } } }';
+    assert.equal(code(await gql(server.url, paged, { n: 100, m: 1000 })), 'LIMIT_EXCEEDED');
+    const defaulted = await gql(server.url, 'query($n: Int = 100, $m: Int = 1000) { jobs(first: $n) { nodes { result(first: $m) { rows } } } }');
+    assert.equal(code(defaulted), 'LIMIT_EXCEEDED');
+    const cheap = await gql(server.url, paged, { n: 2, m: 10 });
+    assert.equal(cheap.errors, undefined, JSON.stringify(cheap.errors));
+    const client = wsClient(server.wsUrl);
+    try {
+      const result = await collect(client, paged, { n: 100, m: 1000 });
+      assert.equal((result.errors as { extensions: { code: string } }[])[0]?.extensions.code, 'LIMIT_EXCEEDED');
+    } finally {
+      await client.dispose();
+    }
+  });
+
   test('the same limits over WebSocket end the operation, not the socket', async () => {
     const client = wsClient(server.wsUrl);
     try {

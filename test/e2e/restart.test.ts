@@ -4,12 +4,17 @@
  * have every finished job and result, and no job stuck in a running state.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { collect, gqlData, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { runToExit, spawnServer } from '../helpers/process.ts';
 import { tempDir } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const LONG_SQL = 'select sum(hash(range)) from range(10000000000)';
 
 describe('restart durability', () => {
@@ -97,6 +102,57 @@ describe('restart durability', () => {
       again.child.kill('SIGKILL');
       await again.exited;
     }
+  });
+});
+
+describe('Ctrl-C in a terminal', () => {
+  test('SIGINT to the whole process group drains like SIGTERM: the engine is not killed by it', async () => {
+    const dataDir = tempDir();
+    const env = { JOBQL_DATA_DIR: dataDir, JOBQL_SHUTDOWN_GRACE_MS: '500' };
+    const server = await spawnServer(env, { group: true });
+    const running = await submit(server.url, LONG_SQL);
+    await waitForStatus(server.url, running.id, 'RUNNING');
+
+    // What a terminal does on Ctrl-C: the signal goes to every process of the foreground group.
+    process.kill(-server.child.pid!, 'SIGINT');
+    const { code } = await server.exited;
+    assert.equal(code, 0);
+    assert.match(server.output(), /"signal":"SIGINT".*shutting down/);
+    assert.doesNotMatch(server.output(), /"reason":"crash"/);
+
+    const again = await spawnServer(env);
+    try {
+      const ended = await waitForEnd(again.url, running.id, 5000);
+      // Interrupted by the drain, as with SIGTERM; not ENGINE_CRASHED, which a signalled engine gave.
+      assert.equal(ended.status, 'FAILED_WITH_INCIDENT');
+      assert.equal(ended.error.code, 'JOB_INTERRUPTED');
+    } finally {
+      again.child.kill('SIGKILL');
+      await again.exited;
+    }
+  });
+});
+
+describe('npm start', () => {
+  test('SIGTERM to npm reaches the server, which drains and exits with it (no orphan)', async () => {
+    // Under `npm test`, the npm that runs the tests; else the one on PATH.
+    const npm = process.env['npm_execpath'];
+    const [command, args] = npm ? [process.execPath, [npm, 'start']] : ['npm', ['start']];
+    const child = spawn(command, args, {
+      cwd: REPO,
+      env: { ...process.env, PORT: '0', JOBQL_DATA_DIR: tempDir() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, 'exit');
+    const url = await waitFor(() => /"url":"(http:\/\/[^"]+)\/graphql"/.exec(output)?.[1], { timeoutMs: 30_000, what: () => `a listening server in:\n${output}` });
+    child.kill('SIGTERM');
+    await exited;
+    assert.match(output, /"signal":"SIGTERM".*shutting down/);
+    assert.match(output, /jobql stopped/);
+    await assert.rejects(fetch(`${url}/healthz`), 'nothing listens any more');
   });
 });
 

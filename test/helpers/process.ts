@@ -14,11 +14,16 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node src/main.ts` as its own process, as `npm start` does, and waits until it listens. */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * Starts `node src/main.ts` as its own process, as `npm start` does, and waits until it listens.
+ * `group`: in a process group of its own, as a terminal runs a foreground command, so a test can
+ * signal the whole group as Ctrl-C does (`process.kill(-pid, 'SIGINT')`).
+ */
+export async function spawnServer(env: Record<string, string>, options: { group?: boolean } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
   let output = '';
   const exited = once(child, 'exit').then(([code, signal]) => ({
