@@ -28,11 +28,13 @@ const AuthProbe = graphql(`
 export function App() {
   const [token, setTokenState] = useState(loadToken);
   const [session, setSession] = useState<{ client: Client; generation: number } | null>(null);
+  // Bumped when the token stops working mid-session: a fresh client and probe show the sign-in.
+  const [refusedAt, setRefusedAt] = useState(0);
   useEffect(() => {
-    const { client, dispose } = createConsoleClient(token);
+    const { client, dispose } = createConsoleClient(token, () => setRefusedAt(Date.now()));
     setSession((previous) => ({ client, generation: (previous?.generation ?? 0) + 1 }));
     return dispose;
-  }, [token]);
+  }, [token, refusedAt]);
   const tokenState = useMemo<TokenState>(
     () => ({
       token,

@@ -1,5 +1,5 @@
 import { createClient as createSocketClient } from 'graphql-ws';
-import { Client, fetchExchange, makeOperation, mapExchange, subscriptionExchange } from 'urql';
+import { Client, type CombinedError, fetchExchange, makeOperation, mapExchange, subscriptionExchange } from 'urql';
 
 /** jobql's GraphQL endpoint, on the server that serves the console: HTTP and graphql-ws. */
 export const GRAPHQL_PATH = '/graphql';
@@ -13,6 +13,13 @@ export function socketUrl(location: Location): string {
 
 function isCloseEvent(value: unknown): value is { code: number; reason: string } {
   return typeof value === 'object' && value !== null && 'code' in value && 'reason' in value;
+}
+
+/** An answer that says the token no longer works: UNAUTHENTICATED, or the socket refused (4403). */
+function isRefusal(error: CombinedError): boolean {
+  if (error.graphQLErrors.some((e) => e.extensions['code'] === 'UNAUTHENTICATED')) return true;
+  const network: unknown = error.networkError;
+  return isCloseEvent(network) && network.code === SOCKET_REFUSED;
 }
 
 /**
@@ -39,8 +46,21 @@ const documentHashes = mapExchange({
  * `Authorization: Bearer`, subscriptions over one graphql-ws socket that sends the same header
  * value in connection_init. A new token makes a new client (App remounts on it).
  */
-export function createConsoleClient(token: string | null): { client: Client; dispose(): void } {
+export function createConsoleClient(token: string | null, onRefused: () => void = () => {}): { client: Client; dispose(): void } {
   const authorization = token ? `Bearer ${token}` : null;
+  // A token that stops working mid-session (it expired, or was revoked): tell the App once, so it
+  // asks the server again and shows the sign-in with the reason. The probe itself is what decides.
+  let told = false;
+  const refusals = mapExchange({
+    onResult(result) {
+      if (told || !token || result.operation.kind === 'teardown') return;
+      const name = (result.operation.query.definitions[0] as { name?: { value: string } } | undefined)?.name?.value;
+      if (name !== 'AuthProbe' && result.error && isRefusal(result.error)) {
+        told = true;
+        onRefused();
+      }
+    },
+  });
   const socket = createSocketClient({
     url: socketUrl(window.location),
     connectionParams: authorization ? { authorization } : {},
@@ -55,6 +75,7 @@ export function createConsoleClient(token: string | null): { client: Client; dis
     preferGetMethod: false,
     fetchOptions: () => (authorization ? { headers: { authorization } } : {}),
     exchanges: [
+      refusals,
       documentHashes,
       subscriptionExchange({
         forwardSubscription(request) {

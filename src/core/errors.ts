@@ -34,9 +34,10 @@ export const RequestErrorCode = {
   /** The HTTP request itself is malformed (bad JSON body, wrong method or content type). */
   BAD_REQUEST: 'BAD_REQUEST',
   /**
-   * The server runs trusted documents only (JOBQL_TRUSTED_DOCUMENTS) and the request named none of
-   * them: no hash, or a hash its manifests do not hold. Apollo's and urql's persisted-query links
-   * know this code.
+   * The request named a document by hash that this server does not hold: with trusted documents
+   * (JOBQL_TRUSTED_DOCUMENTS), any document not in its manifests (and any request without a hash);
+   * without them, any hash-only request (send the text). Apollo's and urql's persisted-query links
+   * know this code and send the text.
    */
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   /** The server is shutting down and takes no new jobs. */

@@ -1,6 +1,6 @@
 /**
  * The operations GraphiQL opens with, one tab per root field, so a first visit shows what the API
- * does. test/e2e/graphiql.test.ts validates each against the schema and runs them in order.
+ * does. test/e2e/graphiql-tabs.test.ts validates each against the schema and checks every root field has one.
  */
 export const GRAPHIQL_TABS: { query: string; variables?: string }[] = [
   {
@@ -75,5 +75,16 @@ mutation CancelJob($id: ID!) {
 }
 `,
     variables: '{ "id": "paste a job id" }',
+  },
+  {
+    query: `# Track a query started elsewhere (Snowflake's query id) as a job.
+# Needs the admin scope and JOBQL_ALLOW_ATTACH.
+mutation AttachQuery($queryId: String!) {
+  attachQuery(queryId: $queryId) {
+    job { id status queryId queryText }
+  }
+}
+`,
+    variables: '{ "queryId": "01b2c3d4-0000-1111-0000-000000000001" }',
   },
 ];

@@ -4,16 +4,22 @@ import { RequestErrorCode } from '../core/errors.ts';
 /**
  * A request without a document (`{}`, `{"variables":{}}`, a GET without `query`) is not a GraphQL
  * request at all: 400 BAD_REQUEST, as every other malformed request is. Yoga answers it with 200
- * under `application/json`.
+ * under `application/json`. One that names a persisted query by hash only (automatic persisted
+ * queries, which a trusted-documents server resolves before this) is answered
+ * PERSISTED_QUERY_NOT_FOUND: this server keeps no queries, and Apollo's and urql's links then send
+ * the text, so one client build works with and without trusted documents.
  */
 export function useRequireQuery(): Plugin {
   return {
     onParams({ params }) {
       // An empty document is a parse error, with its own code.
       if (typeof params.query === 'string') return;
-      throw createGraphQLError('Must provide query string.', {
-        extensions: { code: RequestErrorCode.BAD_REQUEST, http: { status: 400 } },
-      });
+      const persisted = params.extensions?.['persistedQuery'];
+      const [code, message] =
+        typeof persisted === 'object' && persisted !== null
+          ? [RequestErrorCode.PERSISTED_QUERY_NOT_FOUND, 'This server keeps no persisted queries: send the query text']
+          : [RequestErrorCode.BAD_REQUEST, 'Must provide query string.'];
+      throw createGraphQLError(message, { extensions: { code, http: { status: 400 } } });
     },
   };
 }

@@ -16,7 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, outsideRequests } from '../helpers/browser.ts';
-import { newApiKey } from '../helpers/auth.ts';
+import { type Issuer, jwtEnv, makeIssuer, newApiKey } from '../helpers/auth.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -366,6 +366,35 @@ describe('the console on a server with auth on', () => {
       errors.filter((e) => !/Failed to load resource: the server responded with a status of 401/.test(e)),
       [],
     );
+    await page.close();
+  });
+});
+
+describe('the console when a token expires mid-session', () => {
+  let server: TestServer;
+  let issuer: Issuer;
+  before(async () => {
+    issuer = await makeIssuer();
+    server = await startServer(jwtEnv(issuer));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('goes back to the sign-in with the server’s reason, instead of failing panel by panel', async () => {
+    const { page } = await open(browser, `${server.app.url}/`);
+    await page.getByRole('heading', { name: 'This server needs a token' }).waitFor();
+    const expiresAt = Date.now() + 1000;
+    await page.getByLabel('Token', { exact: true }).fill(await issuer.token('alice', { ttlSeconds: 1 }));
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.getByText('Using a token').waitFor();
+    // A real wait: the token's expiry is the behaviour under test (exp in whole seconds, and the
+    // server's 5 s of clock tolerance after it).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt + 6500 - Date.now())));
+    await editor(page).getByLabel('SQL').fill('select 1');
+    await editor(page).getByLabel('SQL').press('Control+Enter');
+    await page.getByRole('heading', { name: 'This server needs a token' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('alert').getByText(/^The token was refused: /).waitFor();
     await page.close();
   });
 });

@@ -58,7 +58,7 @@ test('GraphiQL loads from this server only, under its CSP, with a tab per root f
   const tabs = await page.locator('.graphiql-tab').allInnerTexts();
   assert.deepEqual(
     tabs.map((t) => t.trim()),
-    ['SubmitQuery', 'JobStatus', 'Job', 'Jobs', 'CancelJob'],
+    ['SubmitQuery', 'JobStatus', 'Job', 'Jobs', 'CancelJob', 'AttachQuery'],
   );
   assert.equal(GRAPHIQL_TABS.length, tabs.length);
   assert.deepEqual(outsideRequests(requests, server.app.url), [], 'nothing loaded from elsewhere');

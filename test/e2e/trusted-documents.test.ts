@@ -103,3 +103,24 @@ test('GraphiQL is off by default with trusted documents (its documents would be 
   assert.equal(loadConfig({ JOBQL_DATA_DIR: dataDir }).graphiql, true);
   assert.throws(() => loadConfig({ JOBQL_DATA_DIR: dataDir, JOBQL_TRUSTED_DOCUMENTS: path.join(dataDir, 'nope.json') }), /no file/);
 });
+
+test('without trusted documents, a hash-only request is PERSISTED_QUERY_NOT_FOUND, so APQ clients send the text', async () => {
+  const plain = await startServer();
+  try {
+    const response = await fetch(plain.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ extensions: persisted(SUBMIT), variables: { sql: 'select 1' } }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as GraphQLResponse).errors?.[0]?.extensions?.code, 'PERSISTED_QUERY_NOT_FOUND');
+    const withText = await fetch(plain.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: SUBMIT, extensions: persisted(SUBMIT), variables: { sql: 'select 1' } }),
+    });
+    assert.match(JSON.stringify(await withText.json()), /"submitQuery"/);
+  } finally {
+    await plain.stop();
+  }
+});
