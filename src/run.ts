@@ -17,21 +17,28 @@ export async function run(): Promise<void> {
     }
     throw error;
   }
-  await app.start();
-
+  const started = app;
+  const log = logger;
+  // Listening for signals before the start, so one that arrives while the server is starting (or
+  // just as it says it listens) still drains: the stop waits for the start to finish.
   let stopping = false;
+  const starting = started.start();
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    log.info({ signal }, 'shutting down');
+    starting
+      .catch(() => {})
+      .then(() => started.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await starting;
 }
