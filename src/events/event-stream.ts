@@ -1,14 +1,26 @@
+import { RequestErrorCode, requestError } from '../core/errors.ts';
 import type { JobStatusEvent } from '../core/job.ts';
 import type { JobEventStream } from './event-bus.ts';
+
+/**
+ * Events one subscription may have waiting before it is ended. A job has a handful of
+ * transitions, so a reader this far behind has stopped reading: its events are dropped and the
+ * stream ends with LIMIT_EXCEEDED (the client resubscribes), rather than growing without bound.
+ */
+export const MAX_BUFFERED_EVENTS = 256;
 
 /**
  * The iterator behind a bus subscription: events pushed before anyone reads wait in order, and
  * `return()` ends it at once (calling `onClose` once), even while a read is pending.
  */
-export function eventStream(onClose: () => void): { stream: JobEventStream; push: (event: JobStatusEvent) => void } {
+export function eventStream(
+  onClose: () => void,
+  maxBuffered = MAX_BUFFERED_EVENTS,
+): { stream: JobEventStream; push: (event: JobStatusEvent) => void } {
   const buffer: JobStatusEvent[] = [];
   let wake: ((result: IteratorResult<JobStatusEvent>) => void) | null = null;
   let closed = false;
+  let overflowed = false;
 
   const push = (event: JobStatusEvent): void => {
     if (closed) return;
@@ -16,6 +28,9 @@ export function eventStream(onClose: () => void): { stream: JobEventStream; push
       const resolve = wake;
       wake = null;
       resolve({ value: event, done: false });
+    } else if (buffer.length >= maxBuffered) {
+      overflowed = true;
+      close();
     } else {
       buffer.push(event);
     }
@@ -35,6 +50,11 @@ export function eventStream(onClose: () => void): { stream: JobEventStream; push
   const stream: JobEventStream = {
     ready: Promise.resolve(),
     next: () => {
+      if (overflowed) {
+        return Promise.reject(
+          requestError(RequestErrorCode.LIMIT_EXCEEDED, `More than ${maxBuffered} events waited unread on this subscription; subscribe again`),
+        );
+      }
       const event = buffer.shift();
       if (event) return Promise.resolve({ value: event, done: false });
       if (closed) return Promise.resolve({ value: undefined, done: true });
