@@ -73,6 +73,15 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/core/', '^src/$1/'] },
     },
     {
+      name: 'notifications-stand-alone',
+      comment:
+        'notifications/ (completion webhooks: URL checks, signatures, delivery) imports core and its own folder only; ' +
+        'config.ts, graphql/ and the wiring use it, jobs/ reaches it through an interface of its own.',
+      severity: 'error',
+      from: { path: '^src/notifications/' },
+      to: { path: '^src/', pathNot: ['^src/core/', '^src/notifications/'] },
+    },
+    {
       name: 'warehouse-adapters-stand-alone',
       comment: 'The DuckDB and Snowflake adapters share only warehouses/*.ts: one never loads the other.',
       severity: 'error',

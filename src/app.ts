@@ -12,6 +12,7 @@ import { serveWebSocket } from './graphql/websocket.ts';
 import { createGraphQLServer, GRAPHQL_PATH } from './graphql/yoga.ts';
 import { OriginPolicy } from './http/origin-policy.ts';
 import { createHttpServer } from './http/server.ts';
+import { WebhookNotifier } from './notifications/webhook-notifier.ts';
 import { DownloadLinks } from './http/signed-links.ts';
 import { JobService } from './jobs/job-service.ts';
 import type { Logger } from './logger.ts';
@@ -76,6 +77,15 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
   const { warehouse } = opened;
   const metrics = config.metrics ? new Metrics() : null;
   const bus = instrumentBus(shared.bus, metrics);
+  const downloadLinks = new DownloadLinks(config.downloads, clock);
+  const notifier = config.webhooks.secret
+    ? new WebhookNotifier({
+        config: config.webhooks,
+        logger: logger.child({ component: 'webhooks' }),
+        // Signed for the job's owner, as `Job.downloads` is: paths, resolved against the API's URL.
+        links: (job) => downloadLinks.mint(job, { id: job.owner, admin: false, expiresAt: null }),
+      })
+    : null;
   const jobs = new JobService({
     store,
     warehouse,
@@ -89,6 +99,9 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     instance: shared.instance,
     logger: logger.child({ component: 'jobs' }),
     clock,
+    notifier,
+    notifyRetryMs: config.webhooks.retryForMs,
+    progressEventsPerSecond: config.progressEventsPerSecond,
   });
   const authenticator = createAuthenticator(config.auth);
   if (authenticator.mode === 'open') {
@@ -99,7 +112,6 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     );
   }
 
-  const downloadLinks = new DownloadLinks(config.downloads, clock);
   if (!config.downloads.signingKey) {
     logger.info('download links are signed with a random key of this process: they stop working when it restarts (set JOBQL_DOWNLOAD_SIGNING_KEY to keep them)');
   }

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { type WebhookConfig, WebhookConfigError, webhookConfigFromEnv } from './notifications/webhook-config.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -67,7 +68,14 @@ const signingKey = z.string().transform((text, ctx) => {
 });
 /** Variables whose values a configuration error never repeats. */
 // Never printed in a configuration error: keys, and URLs that may carry a password.
-const SECRET_VARIABLES = new Set(['JOBQL_DOWNLOAD_SIGNING_KEY', 'JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS', 'JOBQL_DATABASE_URL', 'JOBQL_REDIS_URL']);
+const SECRET_VARIABLES = new Set([
+  'JOBQL_DOWNLOAD_SIGNING_KEY',
+  'JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS',
+  'JOBQL_DATABASE_URL',
+  'JOBQL_REDIS_URL',
+  'JOBQL_WEBHOOK_SECRET',
+  'JOBQL_WEBHOOK_SECRET_PREVIOUS',
+]);
 
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
@@ -143,6 +151,10 @@ const schema = z.object({
   JOBQL_MAX_REQUEST_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   JOBQL_WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   JOBQL_IDEMPOTENCY_WINDOW_SECONDS: int(1, 31 * 86_400).default(86_400),
+  /** Cancel jobs nobody watches for this long, unless they say otherwise (cancelIfUnwatchedSeconds); off when unset. */
+  JOBQL_CANCEL_IF_UNWATCHED_SECONDS: int(1, 86_400).optional(),
+  /** PROGRESS events per running job and second (and as many writes of Job.progress); 0: none while running. */
+  JOBQL_PROGRESS_EVENTS_PER_SECOND: int(0, 20).default(4),
   // GraphQL document limits (graphql-armor), over HTTP and WebSocket alike.
   JOBQL_GRAPHQL_MAX_DEPTH: int(1, 100).default(8),
   JOBQL_GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
@@ -212,6 +224,10 @@ export interface Config {
   } | null;
   /** How long an instance's polling lease on a job lasts without renewal. */
   leaseTtlMs: number;
+  /** PROGRESS events per running job and second; 0: none while running. */
+  progressEventsPerSecond: number;
+  /** Completion webhooks (notifications/); `secret` null: off. */
+  webhooks: WebhookConfig;
   /** Signed download links (http/signed-links.ts). */
   downloads: {
     /** The key that signs links; null: a random key of this process (links die with it). */
@@ -293,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
       maxSubmissionsPerMinute: e.JOBQL_MAX_SUBMISSIONS_PER_MINUTE,
       idempotencyWindowSeconds: e.JOBQL_IDEMPOTENCY_WINDOW_SECONDS,
+      defaultCancelIfUnwatchedSeconds: e.JOBQL_CANCEL_IF_UNWATCHED_SECONDS ?? null,
     },
     auth,
     transport: {
@@ -321,6 +338,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: e.JOBQL_METRICS,
     cluster,
     leaseTtlMs: e.JOBQL_LEASE_TTL_MS,
+    webhooks: webhookSettings(env),
+    progressEventsPerSecond: e.JOBQL_PROGRESS_EVENTS_PER_SECOND,
     downloads: {
       signingKey: e.JOBQL_DOWNLOAD_SIGNING_KEY ?? null,
       previousSigningKey: e.JOBQL_DOWNLOAD_SIGNING_KEY_PREVIOUS ?? null,
@@ -333,6 +352,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * Several instances behind one address verify each other's download links, so they must share
  * the key: a random key per process would make most links fail on the instance that gets them.
  */
+function webhookSettings(env: NodeJS.ProcessEnv): WebhookConfig {
+  try {
+    return webhookConfigFromEnv(env);
+  } catch (error) {
+    if (error instanceof WebhookConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 function requireSharedSigningKey(e: Env, cluster: Config['cluster']): void {
   if (cluster && !e.JOBQL_DOWNLOAD_SIGNING_KEY) {
     throw new ConfigError(

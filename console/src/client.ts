@@ -1,4 +1,4 @@
-import { createClient as createSocketClient } from 'graphql-ws';
+import { type Client as SocketClient, createClient as createSocketClient, type SubscribePayload } from 'graphql-ws';
 import { Client, type CombinedError, fetchExchange, makeOperation, mapExchange, subscriptionExchange } from 'urql';
 
 /** jobql's GraphQL endpoint, on the server that serves the console: HTTP and graphql-ws. */
@@ -41,6 +41,39 @@ const documentHashes = mapExchange({
   },
 });
 
+/** The sequence of a resumable subscription's event: its root field's `sequence` (jobStatus's). */
+function sequenceOf(data: unknown): number | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const root: unknown = Object.values(data)[0];
+  const sequence = typeof root === 'object' && root !== null ? (root as { sequence?: unknown }).sequence : undefined;
+  return typeof sequence === 'number' ? sequence : null;
+}
+
+type SocketSink = Parameters<SocketClient['subscribe']>[1];
+
+/**
+ * Subscribes with `payload` and, when it has an `afterSequence` variable (jobStatus), moves that
+ * variable on to the sequence of every event that arrives. graphql-ws sends this same payload
+ * object again when it resubscribes after a dropped socket (its retry), so the new subscription
+ * asks only for what came after the last event seen: the server replays the transitions missed
+ * meanwhile from the job's history, and none twice.
+ */
+export function subscribeResuming(socket: SocketClient, payload: SubscribePayload, sink: SocketSink): () => void {
+  const variables = payload.variables;
+  if (!variables || !('afterSequence' in variables)) return socket.subscribe(payload, sink);
+  const own: { -readonly [K in keyof SubscribePayload]: SubscribePayload[K] } = { ...payload };
+  return socket.subscribe(own, {
+    next(result) {
+      const sequence = sequenceOf(result.data);
+      const after = Number(own.variables?.['afterSequence'] ?? 0);
+      if (sequence !== null && sequence > after) own.variables = { ...own.variables, afterSequence: sequence };
+      sink.next(result);
+    },
+    error: (error) => sink.error(error),
+    complete: () => sink.complete(),
+  });
+}
+
 /**
  * The urql client of one token (or none): queries and mutations over HTTP with
  * `Authorization: Bearer`, subscriptions over one graphql-ws socket that sends the same header
@@ -64,6 +97,8 @@ export function createConsoleClient(token: string | null, onRefused: () => void 
   const socket = createSocketClient({
     url: socketUrl(window.location),
     connectionParams: authorization ? { authorization } : {},
+    // A dropped socket is opened again (up to 5 times in a row), and each subscription sent again:
+    // jobStatus with the last sequence seen (subscribeResuming), so the timeline has no gap.
     retryAttempts: 5,
     // A refused token stays refused: report it at once instead of retrying.
     shouldRetry: (error) => !(isCloseEvent(error) && error.code === SOCKET_REFUSED),
@@ -83,7 +118,7 @@ export function createConsoleClient(token: string | null, onRefused: () => void 
           return {
             subscribe(sink) {
               // urql's sink takes graphql-ws's results; the types differ only in absent vs undefined fields.
-              return { unsubscribe: socket.subscribe(input, sink as Parameters<typeof socket.subscribe>[1]) };
+              return { unsubscribe: subscribeResuming(socket, input, sink as SocketSink) };
             },
           };
         },

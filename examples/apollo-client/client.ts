@@ -3,13 +3,49 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/clien
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { OperationTypeNode } from 'graphql';
-import { createClient } from 'graphql-ws';
+import { type Client as SocketClient, createClient, type FormattedExecutionResult, type Sink, type SubscribePayload } from 'graphql-ws';
 import { typePolicies } from './cache.ts';
 
 export interface Jobql {
   client: ApolloClient;
   /** Stops the client and closes its WebSocket. */
   dispose(): Promise<void>;
+}
+
+/** The `sequence` of a subscription event's root field (jobStatus's), if it has one. */
+function sequenceOf(data: unknown): number | null {
+  const root: unknown = typeof data === 'object' && data !== null ? Object.values(data)[0] : undefined;
+  const sequence: unknown = typeof root === 'object' && root !== null ? (root as { sequence?: unknown }).sequence : undefined;
+  return typeof sequence === 'number' ? sequence : null;
+}
+
+/**
+ * The graphql-ws client, with every subscription that has an `afterSequence` variable (jobStatus)
+ * resumed where it left off after a dropped socket: the variable is moved on to the `sequence` of
+ * each event that arrives, and graphql-ws sends the payload again when its retry resubscribes, so
+ * the server sends just the transitions after the last one seen (those missed meanwhile come from
+ * the job's recorded history). GraphQLWsLink only calls `subscribe`.
+ */
+function resuming(socket: SocketClient): SocketClient {
+  return {
+    ...socket,
+    subscribe<Data, Extensions>(payload: SubscribePayload, sink: Sink<FormattedExecutionResult<Data, Extensions>>) {
+      if (!payload.variables || !('afterSequence' in payload.variables)) return socket.subscribe(payload, sink);
+      // Our own copy: graphql-ws reads its `variables` again at every resubscription.
+      const own: { -readonly [K in keyof SubscribePayload]: SubscribePayload[K] } = { ...payload };
+      return socket.subscribe<Data, Extensions>(own, {
+        next(result) {
+          const sequence = sequenceOf(result.data);
+          if (sequence !== null && sequence > Number(own.variables?.['afterSequence'] ?? 0)) {
+            own.variables = { ...own.variables, afterSequence: sequence };
+          }
+          sink.next(result);
+        },
+        error: (error) => sink.error(error),
+        complete: () => sink.complete(),
+      });
+    },
+  };
 }
 
 /**
@@ -23,6 +59,7 @@ export function createJobqlClient(url: string, token: string | undefined = proce
   const socket = createClient({
     url: url.replace(/^http/, 'ws'),
     connectionParams: headers,
+    // A dropped socket is opened again and its subscriptions sent again, resumed (see `resuming`).
     retryAttempts: 3,
     // 4403: the token was refused (or has expired); the same one again would not help.
     shouldRetry: (error) => (error as { code?: unknown } | null)?.code !== 4403,
@@ -35,7 +72,7 @@ export function createJobqlClient(url: string, token: string | undefined = proce
   const link = persisted.concat(
     ApolloLink.split(
       (operation) => operation.operationType === OperationTypeNode.SUBSCRIPTION,
-      new GraphQLWsLink(socket),
+      new GraphQLWsLink(resuming(socket)),
       new HttpLink({ uri: url, headers }),
     ),
   );

@@ -6,6 +6,12 @@ export const LONG_SQL = 'select sum(hash(range)) from range(10000000000)';
 
 export type Log = (line: string) => void;
 
+/** A PROGRESS or QUEUE_POSITION event as a line: news of the latest state, not a new one. */
+function news(event: { kind: string; sequence: number; job: { queuePosition: number | null; progress: { percentage: number | null } | null } }): string {
+  if (event.kind === 'QUEUE_POSITION') return `  (${event.sequence}: #${event.job.queuePosition ?? '?'} in line)`;
+  return `  (${event.sequence}: ${event.job.progress?.percentage ?? '?'}%)`;
+}
+
 async function submit(jobql: Jobql, sql: string, log: Log): Promise<string> {
   const { data } = await jobql.client.mutate({ mutation: SubmitQuery, variables: { sql } });
   if (!data) throw new Error('submitQuery answered no data');
@@ -14,29 +20,33 @@ async function submit(jobql: Jobql, sql: string, log: Log): Promise<string> {
 }
 
 /**
- * Follows `jobStatus` until a terminal status and resolves with it. Prints `sequence status` per
- * event, dropping any whose sequence is not above the last one seen (a repeat), and hands the
- * others to `onEvent`.
+ * Follows `jobStatus` from the job's first state (`afterSequence: 0`) to its end and resolves
+ * with the terminal status; a dropped socket is resumed after the last sequence seen (client.ts).
+ * Prints `sequence status` per event, dropping any whose sequence is not above the last one seen
+ * (a repeat), and hands the others to `onEvent`.
+ *
+ * It lets the server complete the subscription after the terminal event rather than unsubscribing
+ * on it: graphql-ws 6.4 counts a subscription released twice when its `complete` frame arrives
+ * together with the event that made the client unsubscribe, and then drops the next
+ * subscription's retry after a lost socket (it thinks none is left).
  */
 function follow(jobql: Jobql, id: string, log: Log, onEvent?: (event: JobStatusEvent) => Promise<void> | void): Promise<JobStatus> {
   return new Promise((resolve, reject) => {
     let last = 0;
-    const subscription = jobql.client.subscribe({ query: JobStatusSubscription, variables: { id } }).subscribe({
+    let terminal: JobStatus | null = null;
+    const subscription = jobql.client.subscribe({ query: JobStatusSubscription, variables: { id, afterSequence: 0 } }).subscribe({
       next({ data, error }) {
         if (error) return fail(error);
         const event = data?.jobStatus;
+        if (event && event.kind !== 'TRANSITION') return log(news(event));
         if (!event || event.sequence <= last) return;
         last = event.sequence;
         log(`${event.sequence} ${event.status}`);
-        if (TERMINAL.has(event.status)) {
-          subscription.unsubscribe();
-          resolve(event.status);
-        } else {
-          Promise.resolve(onEvent?.(event)).catch(fail);
-        }
+        if (TERMINAL.has(event.status)) terminal = event.status;
+        else Promise.resolve(onEvent?.(event)).catch(fail);
       },
       error: fail,
-      complete: () => fail(new Error(`jobStatus(${id}) completed before a terminal status`)),
+      complete: () => (terminal ? resolve(terminal) : fail(new Error(`jobStatus(${id}) completed before a terminal status`))),
     });
     function fail(error: unknown): void {
       subscription.unsubscribe();

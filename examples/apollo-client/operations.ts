@@ -15,13 +15,16 @@ export interface JobError {
 export interface JobSummary {
   id: string;
   status: JobStatus;
+  /** While QUEUED: 1 is dispatched next. */
+  queuePosition: number | null;
+  progress: { percentage: number | null } | null;
   error: JobError | null;
 }
 
 export const SubmitQuery: TypedDocumentNode<{ submitQuery: { job: JobSummary } }, { sql: string }> = gql`
   mutation SubmitQuery($sql: String!) {
     submitQuery(input: { sql: $sql }) {
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;
@@ -29,26 +32,33 @@ export const SubmitQuery: TypedDocumentNode<{ submitQuery: { job: JobSummary } }
 export const CancelJob: TypedDocumentNode<{ cancelJob: { job: JobSummary } }, { id: string }> = gql`
   mutation CancelJob($id: ID!) {
     cancelJob(id: $id) {
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;
 
 export interface JobStatusEvent {
+  /** TRANSITION moves `sequence`; PROGRESS and QUEUE_POSITION repeat it with news of the same state. */
+  kind: 'TRANSITION' | 'PROGRESS' | 'QUEUE_POSITION';
   sequence: number;
   status: JobStatus;
   previousStatus: JobStatus | null;
   job: JobSummary;
 }
 
-/** Selects `job { id status }` too, so every event also updates the cached `Job:<id>`. */
-export const JobStatusSubscription: TypedDocumentNode<{ jobStatus: JobStatusEvent }, { id: string }> = gql`
-  subscription JobStatus($id: ID!) {
-    jobStatus(id: $id) {
+/**
+ * Selects `job { id status }` too, so every event also updates the cached `Job:<id>`.
+ * `afterSequence`: the last sequence seen; 0 for the whole history from QUEUED 1. The client moves
+ * it on as events arrive, so a resubscription after a dropped socket resumes (client.ts).
+ */
+export const JobStatusSubscription: TypedDocumentNode<{ jobStatus: JobStatusEvent }, { id: string; afterSequence: number }> = gql`
+  subscription JobStatus($id: ID!, $afterSequence: Int) {
+    jobStatus(id: $id, afterSequence: $afterSequence) {
+      kind
       sequence
       status
       previousStatus
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;

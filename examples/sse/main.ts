@@ -5,16 +5,25 @@ export const LONG_SQL = 'select sum(hash(range)) from range(10000000000)';
 
 const SUBMIT = 'mutation ($sql: String!) { submitQuery(input: { sql: $sql }) { job { id status } } }';
 const CANCEL = 'mutation ($id: ID!) { cancelJob(id: $id) { job { id status } } }';
-const JOB_STATUS = 'subscription ($id: ID!) { jobStatus(id: $id) { sequence status } }';
+const JOB_STATUS =
+  'subscription ($id: ID!, $afterSequence: Int) { jobStatus(id: $id, afterSequence: $afterSequence) { kind sequence status job { queuePosition progress { percentage } } } }';
 
 type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCESS' | 'FAILED_WITH_ERROR' | 'FAILED_WITH_INCIDENT' | 'ABORTING' | 'ABORTED' | 'DISCONNECTED';
 const TERMINAL: ReadonlySet<string> = new Set(['SUCCESS', 'FAILED_WITH_ERROR', 'FAILED_WITH_INCIDENT', 'ABORTED', 'DISCONNECTED']);
 interface JobStatusEvent {
+  kind: 'TRANSITION' | 'PROGRESS' | 'QUEUE_POSITION';
   sequence: number;
   status: JobStatus;
+  job: { queuePosition: number | null; progress: { percentage: number | null } | null };
 }
 
 export type Log = (line: string) => void;
+
+/** A PROGRESS or QUEUE_POSITION event as a line: news of the latest state, not a new one. */
+function news(event: { kind: string; sequence: number; job: { queuePosition: number | null; progress: { percentage: number | null } | null } }): string {
+  if (event.kind === 'QUEUE_POSITION') return `  (${event.sequence}: #${event.job.queuePosition ?? '?'} in line)`;
+  return `  (${event.sequence}: ${event.job.progress?.percentage ?? '?'}%)`;
+}
 
 /** A query or mutation as a plain POST, for what is not a subscription. */
 async function post<T>(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown>): Promise<T> {
@@ -29,18 +38,28 @@ async function post<T>(url: string, headers: Record<string, string>, query: stri
 }
 
 /**
- * Follows `jobStatus` over Server-Sent Events until the server ends the stream (after a terminal
- * status) and returns that status. Prints `sequence status` per event; drops any whose sequence
- * is not above the last one seen.
+ * Follows `jobStatus` over Server-Sent Events, from the job's first state (`afterSequence: 0`),
+ * until the server ends the stream (after a terminal status) and returns that status. Prints
+ * `sequence status` per event; drops any whose sequence is not above the last one seen.
+ *
+ * graphql-sse sends this same request object again when it reopens a dropped stream
+ * (`retryAttempts`), so moving its `afterSequence` on with every event makes the new stream start
+ * after the last one seen: the transitions missed meanwhile come from the job's history, none twice.
  */
 async function follow(sse: Client, id: string, log: Log, onEvent?: (event: JobStatusEvent) => Promise<void>): Promise<string> {
   let last = 0;
   let terminal: string | null = null;
-  for await (const result of sse.iterate<{ jobStatus: JobStatusEvent }>({ query: JOB_STATUS, variables: { id } })) {
+  const request = { query: JOB_STATUS, variables: { id, afterSequence: 0 } };
+  for await (const result of sse.iterate<{ jobStatus: JobStatusEvent }>(request)) {
     if (result.errors?.length) throw new Error(`jobStatus(${id}): ${JSON.stringify(result.errors)}`);
     const event = result.data?.jobStatus;
+    if (event && event.kind !== 'TRANSITION') {
+      log(news(event));
+      continue;
+    }
     if (!event || event.sequence <= last) continue;
     last = event.sequence;
+    request.variables = { id, afterSequence: last };
     log(`${event.sequence} ${event.status}`);
     if (TERMINAL.has(event.status)) terminal = event.status;
     else await onEvent?.(event);
@@ -58,8 +77,7 @@ export async function run(url: string, log: Log = console.log, token: string | u
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   // jobql (graphql-yoga) serves graphql-sse's "distinct connections mode": one event stream per
   // subscription, a POST to /graphql with `accept: text/event-stream`. That is the client's default.
-  // A stream that drops is opened again (retryAttempts); it starts with the job's current state,
-  // which the sequence check drops when it was seen already.
+  // A stream that drops is opened again (retryAttempts), after the last sequence seen (follow).
   const sse = createClient({ url, headers, singleConnection: false, retryAttempts: 3 });
   try {
     const submit = async (sql: string): Promise<string> => {

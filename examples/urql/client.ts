@@ -1,10 +1,44 @@
 import { cacheExchange, Client, type Exchange, fetchExchange, subscriptionExchange } from '@urql/core';
-import { createClient, type SubscribePayload } from 'graphql-ws';
+import { type Client as SocketClient, createClient, type FormattedExecutionResult, type Sink, type SubscribePayload } from 'graphql-ws';
 
 export interface Jobql {
   client: Client;
   /** Closes the client's WebSocket. */
   dispose(): Promise<void>;
+}
+
+/** The `sequence` of a subscription event's root field (jobStatus's), if it has one. */
+function sequenceOf(data: unknown): number | null {
+  const root: unknown = typeof data === 'object' && data !== null ? Object.values(data)[0] : undefined;
+  const sequence: unknown = typeof root === 'object' && root !== null ? (root as { sequence?: unknown }).sequence : undefined;
+  return typeof sequence === 'number' ? sequence : null;
+}
+
+/**
+ * `socket.subscribe`, resumed where it left off after a dropped socket. A subscription with an
+ * `afterSequence` variable (jobStatus) has it moved on to the `sequence` of every event that
+ * arrives; graphql-ws sends this same payload object again when its retry resubscribes, so the
+ * server sends just the transitions after the last one seen (those missed meanwhile come from the
+ * job's recorded history): none lost, none twice.
+ */
+export function subscribeResuming<Data, Extensions>(
+  socket: SocketClient,
+  payload: SubscribePayload,
+  sink: Sink<FormattedExecutionResult<Data, Extensions>>,
+): () => void {
+  if (!payload.variables || !('afterSequence' in payload.variables)) return socket.subscribe(payload, sink);
+  const own: { -readonly [K in keyof SubscribePayload]: SubscribePayload[K] } = { ...payload };
+  return socket.subscribe<Data, Extensions>(own, {
+    next(result) {
+      const sequence = sequenceOf(result.data);
+      if (sequence !== null && sequence > Number(own.variables?.['afterSequence'] ?? 0)) {
+        own.variables = { ...own.variables, afterSequence: sequence };
+      }
+      sink.next(result);
+    },
+    error: (error) => sink.error(error),
+    complete: () => sink.complete(),
+  });
 }
 
 /**
@@ -23,6 +57,7 @@ export function createJobqlClient(
   const socket = createClient({
     url: url.replace(/^http/, 'ws'),
     connectionParams: headers,
+    // A dropped socket is opened again and its subscriptions sent again (subscribeResuming).
     retryAttempts: 3,
     // 4403: the token was refused (or has expired); the same one again would not help.
     shouldRetry: (error) => (error as { code?: unknown } | null)?.code !== 4403,
@@ -41,7 +76,7 @@ export function createJobqlClient(
             subscribe(sink) {
               // The sink takes graphql-ws's results; the types differ only in absent vs undefined
               // fields (under exactOptionalPropertyTypes).
-              return { unsubscribe: socket.subscribe(payload, sink as Parameters<typeof socket.subscribe>[1]) };
+              return { unsubscribe: subscribeResuming(socket, payload, sink as Parameters<typeof socket.subscribe>[1]) };
             },
           };
         },

@@ -6,6 +6,12 @@ export const LONG_SQL = 'select sum(hash(range)) from range(10000000000)';
 
 export type Log = (line: string) => void;
 
+/** A PROGRESS or QUEUE_POSITION event as a line: news of the latest state, not a new one. */
+function news(event: { kind: string; sequence: number; job: { queuePosition: number | null; progress: { percentage: number | null } | null } }): string {
+  if (event.kind === 'QUEUE_POSITION') return `  (${event.sequence}: #${event.job.queuePosition ?? '?'} in line)`;
+  return `  (${event.sequence}: ${event.job.progress?.percentage ?? '?'}%)`;
+}
+
 async function submit(jobql: Jobql, sql: string, log: Log): Promise<string> {
   const { data, error } = await jobql.client.mutation(SubmitQuery, { sql }).toPromise();
   if (error) throw error;
@@ -15,19 +21,23 @@ async function submit(jobql: Jobql, sql: string, log: Log): Promise<string> {
 }
 
 /**
- * Follows `jobStatus` to its end and resolves with the terminal status. Prints `sequence status`
- * per event and hands it to `onEvent`. urql repeats the last event when a subscription completes
- * (the same data again, with `hasNext: false`), so an event whose sequence is not above the last
- * one seen is a repeat and is dropped.
+ * Follows `jobStatus` to its end and resolves with the terminal status, from its first state
+ * (`afterSequence: 0`), every state once, even across a dropped socket (client.ts resumes after
+ * the last sequence seen). Prints `sequence status` per event and hands it to `onEvent`. urql
+ * repeats the last event when a subscription completes (the same data again, with
+ * `hasNext: false`), so an event whose sequence is not above the last one seen is a repeat and
+ * is dropped.
  */
 function follow(jobql: Jobql, id: string, log: Log, onEvent?: (event: JobStatusEvent) => Promise<void> | void): Promise<JobStatus> {
   return new Promise((resolve, reject) => {
     let last = 0;
     let terminal: JobStatus | null = null;
-    const subscription = jobql.client.subscription(JobStatusSubscription, { id }).subscribe((result) => {
+    const subscription = jobql.client.subscription(JobStatusSubscription, { id, afterSequence: 0 }).subscribe((result) => {
       if (result.error) return fail(result.error);
       const event = result.data?.jobStatus;
-      if (event && event.sequence <= last) {
+      if (event && event.kind !== 'TRANSITION') {
+        log(news(event));
+      } else if (event && event.sequence <= last) {
         log(`(repeat of ${event.sequence} dropped)`);
       } else if (event) {
         last = event.sequence;

@@ -10,13 +10,16 @@ export const TERMINAL: ReadonlySet<JobStatus> = new Set<JobStatus>(['SUCCESS', '
 export interface JobSummary {
   id: string;
   status: JobStatus;
+  /** While QUEUED: 1 is dispatched next. */
+  queuePosition: number | null;
+  progress: { percentage: number | null } | null;
   error: { code: string; message: string } | null;
 }
 
 export const SubmitQuery = gql<{ submitQuery: { job: JobSummary } }, { sql: string }>`
   mutation SubmitQuery($sql: String!) {
     submitQuery(input: { sql: $sql }) {
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;
@@ -24,25 +27,32 @@ export const SubmitQuery = gql<{ submitQuery: { job: JobSummary } }, { sql: stri
 export const CancelJob = gql<{ cancelJob: { job: JobSummary } }, { id: string }>`
   mutation CancelJob($id: ID!) {
     cancelJob(id: $id) {
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;
 
 export interface JobStatusEvent {
+  /** TRANSITION moves `sequence`; PROGRESS and QUEUE_POSITION repeat it with news of the same state. */
+  kind: 'TRANSITION' | 'PROGRESS' | 'QUEUE_POSITION';
   sequence: number;
   status: JobStatus;
   previousStatus: JobStatus | null;
   job: JobSummary;
 }
 
-export const JobStatusSubscription = gql<{ jobStatus: JobStatusEvent }, { id: string }>`
-  subscription JobStatus($id: ID!) {
-    jobStatus(id: $id) {
+/**
+ * `afterSequence`: the last sequence seen; 0 for the whole history from QUEUED 1. The client
+ * moves it on as events arrive, so a resubscription after a dropped socket resumes (client.ts).
+ */
+export const JobStatusSubscription = gql<{ jobStatus: JobStatusEvent }, { id: string; afterSequence: number }>`
+  subscription JobStatus($id: ID!, $afterSequence: Int) {
+    jobStatus(id: $id, afterSequence: $afterSequence) {
+      kind
       sequence
       status
       previousStatus
-      job { id status error { code message } }
+      job { id status queuePosition progress { percentage } error { code message } }
     }
   }
 `;

@@ -63,6 +63,8 @@ export const JobErrorCode = {
   SQL_ERROR: 'SQL_ERROR',
   STATEMENT_TIMEOUT: 'STATEMENT_TIMEOUT',
   QUERY_CANCELLED: 'QUERY_CANCELLED',
+  /** Nobody watched the job for its cancelIfUnwatchedSeconds (jobs/unwatched-jobs.ts). */
+  JOB_UNWATCHED: 'JOB_UNWATCHED',
   /** The server stopped while the job ran; the embedded engine's queries do not survive that. */
   JOB_INTERRUPTED: 'JOB_INTERRUPTED',
   /**
@@ -120,4 +122,9 @@ export const JobErrors = {
     message: 'Statement reached its timeout (timeoutSeconds) and was canceled',
   }),
   interrupted: (message: string): JobError => ({ code: JobErrorCode.JOB_INTERRUPTED, sqlState: null, message }),
+  unwatched: (seconds: number): JobError => ({
+    code: JobErrorCode.JOB_UNWATCHED,
+    sqlState: '57014',
+    message: `Nobody watched this job for ${seconds} seconds (cancelIfUnwatchedSeconds), so it was cancelled`,
+  }),
 } as const;

@@ -53,6 +53,8 @@ export type DmlCounts = {
 
 export type Job = {
   __typename?: 'Job';
+  /** The unwatched-job cancel in force for this job (see SubmitQueryInput.cancelIfUnwatchedSeconds); null when none. */
+  cancelIfUnwatchedSeconds: Maybe<Scalars['Int']['output']>;
   /** Row counts of the job's DML statements, summed over all its statements; null when it ran none. */
   dml: Maybe<DmlCounts>;
   /**
@@ -60,6 +62,8 @@ export type Job = {
    * header until `expiresAt`; null until the job succeeds. Ask again for fresh links.
    */
   downloads: Maybe<ResultDownloads>;
+  /** Seconds the query has run: from its start to its end, or to now while it runs; null before it starts. */
+  elapsedSeconds: Maybe<Scalars['Float']['output']>;
   endedAt: Maybe<Scalars['DateTime']['output']>;
   error: Maybe<JobError>;
   /** jobql's own opaque id. */
@@ -70,11 +74,25 @@ export type Job = {
   isFailed: Scalars['Boolean']['output'];
   /** The job will not change again: SUCCESS, FAILED_WITH_ERROR, FAILED_WITH_INCIDENT, ABORTED or DISCONNECTED. */
   isTerminal: Scalars['Boolean']['output'];
-  /** How far the running query is, where the engine reports it. */
+  /** The completion webhook asked for with `notify`, and how its delivery goes; null without one. */
+  notifications: Maybe<JobNotifications>;
+  /**
+   * How far the running query is, where the engine reports it (DuckDB: on table scans; a field is
+   * null where it cannot tell, never a made-up 0). Changes reach `jobStatus` as PROGRESS events.
+   */
   progress: Maybe<JobProgress>;
   /** The warehouse's query id (Snowflake's UUID format); null until the warehouse has accepted the query. */
   queryId: Maybe<Scalars['String']['output']>;
   queryText: Scalars['String']['output'];
+  /**
+   * The waiting job's place in line: 1 is the job dispatched next. Null once the job has been handed
+   * to the warehouse (or ended). Changes reach `jobStatus` as QUEUE_POSITION events.
+   */
+  queuePosition: Maybe<Scalars['Int']['output']>;
+  /** Why the job waits; null when it does not. */
+  queueReason: Maybe<QueueReason>;
+  /** Seconds from submission until the query started (or until now, while it waits). */
+  queuedSeconds: Scalars['Float']['output'];
   /**
    * A page of the job's result: the last statement's rows. Null until the job succeeds; a
    * RESULT_EXPIRED error after `resultExpiresAt`. `first` is 1 to the server's page limit (default 100).
@@ -127,6 +145,8 @@ export type JobErrorCode =
   | 'ENGINE_CRASHED'
   /** The server stopped while the job ran (on FAILED_WITH_INCIDENT). */
   | 'JOB_INTERRUPTED'
+  /** Nobody watched the job for its cancelIfUnwatchedSeconds, so the server cancelled it (on ABORTED jobs; 57014). */
+  | 'JOB_UNWATCHED'
   /** The job was cancelled (on ABORTED jobs; 57014). */
   | 'QUERY_CANCELLED'
   /** The SQL parses but does not bind: a wrong column, a type mismatch. */
@@ -156,11 +176,39 @@ export type JobErrorCode =
   /** The warehouse failed in a way that is not the SQL's fault. */
   | 'WAREHOUSE_ERROR';
 
+/**
+ * What a `jobStatus` event tells. Only TRANSITION events move `sequence`, are kept in the job's
+ * history and are replayed by `afterSequence`; the others say the latest state of something that
+ * changes without a transition, and a client that misses one loses nothing the next one or a
+ * `job(id)` read would not tell it.
+ */
+export type JobEventKind =
+  /** The running query's `job.progress` changed (at most 4 events a second per job). */
+  | 'PROGRESS'
+  /** The waiting job's `job.queuePosition` changed (at most 4 events a second per job). */
+  | 'QUEUE_POSITION'
+  /** A new status: `sequence` is one more than the event before. */
+  | 'TRANSITION';
+
 export type JobFilter = {
   status?: InputMaybe<Array<JobStatus>>;
   submittedAfter?: InputMaybe<Scalars['DateTime']['input']>;
   submittedBefore?: InputMaybe<Scalars['DateTime']['input']>;
   tag?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The completion webhook of a job: delivered at least once, retried with backoff for a bounded time. */
+export type JobNotifications = {
+  __typename?: 'JobNotifications';
+  /** POSTs made so far (0 until the job ends). */
+  attempts: Scalars['Int']['output'];
+  /** When the receiver answered 2xx; null until then. */
+  deliveredAt: Maybe<Scalars['DateTime']['output']>;
+  /** True once the server stopped retrying without a delivery. */
+  gaveUp: Scalars['Boolean']['output'];
+  /** Why the last attempt failed (a status code, a timeout, a refused address); null after a success. */
+  lastError: Maybe<Scalars['String']['output']>;
+  url: Scalars['String']['output'];
 };
 
 export type JobProgress = {
@@ -193,11 +241,17 @@ export type JobStatus =
 
 export type JobStatusEvent = {
   __typename?: 'JobStatusEvent';
+  /** When the transition, or the change of progress or place in line, happened. */
   at: Scalars['DateTime']['output'];
   job: Job;
-  /** The status before this transition; null for the first state of a job. */
+  kind: JobEventKind;
+  /** The status before this job's latest transition; null while its first state (QUEUED) is its latest. */
   previousStatus: Maybe<JobStatus>;
-  /** Increases by one with every transition of this job; the first state is 1. */
+  /**
+   * The sequence of the job's latest transition: the first state is 1, and each TRANSITION event's is
+   * one more than the one before it. PROGRESS and QUEUE_POSITION events repeat the sequence of the
+   * transition they follow.
+   */
   sequence: Scalars['Int']['output'];
   status: JobStatus;
 };
@@ -241,6 +295,11 @@ export type MutationSubmitQueryArgs = {
   input: SubmitQueryInput;
 };
 
+export type NotifyInput = {
+  /** An http or https URL on an allowed host. */
+  url: Scalars['String']['input'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
@@ -266,6 +325,12 @@ export type QueryJobsArgs = {
   filter?: InputMaybe<JobFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
+
+export type QueueReason =
+  /** Every slot of the server (JOBQL_MAX_CONCURRENT_JOBS) is taken. */
+  | 'INSTANCE_CONCURRENCY'
+  /** The job's principal already runs its share (JOBQL_MAX_RUNNING_JOBS_PER_PRINCIPAL). */
+  | 'PRINCIPAL_LIMIT';
 
 /**
  * Paths on this server, relative to its root (resolve them against the API's URL), that stream the
@@ -314,12 +379,25 @@ export type SubmitQueryInput = {
    */
   bindings?: InputMaybe<Array<InputMaybe<Scalars['JSON']['input']>>>;
   /**
+   * Cancel the job when nobody has watched it for this many seconds: no `jobStatus` subscriber open,
+   * no `job(id)` or `jobs` read of it, no download. It then ends ABORTED with the error code
+   * JOB_UNWATCHED. 1 to 86400; without it the server's JOBQL_CANCEL_IF_UNWATCHED_SECONDS applies
+   * (off by default), and 0 turns that default off for this job. Like Snowflake's
+   * ABORT_DETACHED_QUERY, but decided by watchers, not by a connection.
+   */
+  cancelIfUnwatchedSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /**
    * Makes retrying safe: a second submission with the same key, from the same principal, within the
    * server's window (JOBQL_IDEMPOTENCY_WINDOW_SECONDS, 24 hours by default) returns the first job
    * instead of creating another. Reusing a key for a different sql, bindings, tag or timeoutSeconds
    * is a BAD_USER_INPUT error. 1 to 255 characters; a UUID is a good choice.
    */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * POST a signed notice to a URL when the job ends (see `Job.notifications`). The URL's host must be
+   * on the server's JOBQL_WEBHOOK_ALLOWED_HOSTS; otherwise BAD_USER_INPUT.
+   */
+  notify?: InputMaybe<NotifyInput>;
   /** One or more SQL statements separated by `;`. The last statement's result is the job's result. */
   sql: Scalars['String']['input'];
   /** A free label to find the job again (`jobs(filter: {tag})`). */
@@ -343,14 +421,25 @@ export type SubmitQueryPayload = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
-   * The job's current state at once, then every transition, then completion after a terminal state.
-   * A subscriber that arrives after the job finished gets its terminal state and completion.
+   * The job's transitions as they happen, then completion after a terminal state. Each event's
+   * `sequence` is one more than the one before it: none is skipped or sent twice.
+   *
+   * Without `afterSequence`, the first event is the job's current state (a subscriber that arrives
+   * after the job finished gets its terminal state and completion). With it, the first events are
+   * the transitions after that sequence, from the job's recorded history: a client that reconnects
+   * with the last sequence it saw misses none and sees none twice, and `afterSequence: 0` gives the
+   * whole history from QUEUED 1. A job that has ended, resumed at its last sequence or beyond,
+   * completes at once with no event. The server keeps a job's latest 100 transitions; a job from
+   * before it kept histories has none of its earlier ones, and resuming it sends its current state.
+   *
+   * An unknown id, or another principal's job, is a NOT_FOUND error.
    */
   jobStatus: JobStatusEvent;
 };
 
 
 export type SubscriptionJobStatusArgs = {
+  afterSequence?: InputMaybe<Scalars['Int']['input']>;
   id: Scalars['ID']['input'];
 };
 
@@ -442,13 +531,17 @@ export type ResolversTypes = {
   JobEdge: ResolverTypeWrapper<Omit<JobEdge, 'node'> & { node: ResolversTypes['Job'] }>;
   JobError: ResolverTypeWrapper<JobError>;
   JobErrorCode: JobErrorCode;
+  JobEventKind: JobEventKind;
   JobFilter: JobFilter;
+  JobNotifications: ResolverTypeWrapper<JobNotifications>;
   JobProgress: ResolverTypeWrapper<JobProgress>;
   JobStatus: JobStatus;
   JobStatusEvent: ResolverTypeWrapper<JobStatusEventModel>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  NotifyInput: NotifyInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  QueueReason: QueueReason;
   ResultDownloads: ResolverTypeWrapper<ResultDownloads>;
   ResultPage: ResolverTypeWrapper<JobResultPageModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -474,9 +567,11 @@ export type ResolversParentTypes = {
   JobEdge: Omit<JobEdge, 'node'> & { node: ResolversParentTypes['Job'] };
   JobError: JobError;
   JobFilter: JobFilter;
+  JobNotifications: JobNotifications;
   JobProgress: JobProgress;
   JobStatusEvent: JobStatusEventModel;
   Mutation: Record<PropertyKey, never>;
+  NotifyInput: NotifyInput;
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   ResultDownloads: ResultDownloads;
@@ -518,17 +613,23 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type JobResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Job'] = ResolversParentTypes['Job']> = {
+  cancelIfUnwatchedSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   dml?: Resolver<Maybe<ResolversTypes['DmlCounts']>, ParentType, ContextType>;
   downloads?: Resolver<Maybe<ResolversTypes['ResultDownloads']>, ParentType, ContextType>;
+  elapsedSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   endedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['JobError']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   isDone?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   isFailed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   isTerminal?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  notifications?: Resolver<Maybe<ResolversTypes['JobNotifications']>, ParentType, ContextType>;
   progress?: Resolver<Maybe<ResolversTypes['JobProgress']>, ParentType, ContextType>;
   queryId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   queryText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  queuePosition?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  queueReason?: Resolver<Maybe<ResolversTypes['QueueReason']>, ParentType, ContextType>;
+  queuedSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['ResultPage']>, ParentType, ContextType, Partial<JobResultArgs>>;
   resultExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -556,6 +657,14 @@ export type JobErrorResolvers<ContextType = GraphQLContext, ParentType extends R
   sqlState?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type JobNotificationsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['JobNotifications'] = ResolversParentTypes['JobNotifications']> = {
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  gaveUp?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type JobProgressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['JobProgress'] = ResolversParentTypes['JobProgress']> = {
   percentage?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rowsProcessed?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
@@ -565,6 +674,7 @@ export type JobProgressResolvers<ContextType = GraphQLContext, ParentType extend
 export type JobStatusEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['JobStatusEvent'] = ResolversParentTypes['JobStatusEvent']> = {
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   job?: Resolver<ResolversTypes['Job'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['JobEventKind'], ParentType, ContextType>;
   previousStatus?: Resolver<Maybe<ResolversTypes['JobStatus']>, ParentType, ContextType>;
   sequence?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['JobStatus'], ParentType, ContextType>;
@@ -622,6 +732,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   JobConnection?: JobConnectionResolvers<ContextType>;
   JobEdge?: JobEdgeResolvers<ContextType>;
   JobError?: JobErrorResolvers<ContextType>;
+  JobNotifications?: JobNotificationsResolvers<ContextType>;
   JobProgress?: JobProgressResolvers<ContextType>;
   JobStatusEvent?: JobStatusEventResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;

@@ -1,5 +1,6 @@
 import { RequestErrorCode, requestError } from '../core/errors.ts';
-import type { JobStatusEvent } from '../core/job.ts';
+import type { Job, JobStatusEvent, QueuePlace } from '../core/job.ts';
+import type { JobService } from '../jobs/job-service.ts';
 import { resultAvailability } from '../core/results.ts';
 import { isDone, isFailed, isTerminal } from '../core/status.ts';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.ts';
@@ -13,6 +14,15 @@ function decimalParts(type: string): [number, number] | null {
   // DuckDB's DECIMAL(p,s) and Snowflake's NUMBER(p,s).
   const match = /^(?:DECIMAL|NUMBER)\((\d+),\s*(\d+)\)$/.exec(type);
   return match ? [Number(match[1]), Number(match[2])] : null;
+}
+
+/** A job's place in line, worked out once per job object (the dispatcher's events carry it already). */
+const queuePlaces = new WeakMap<Job, Promise<QueuePlace | null>>();
+function queuePlaceOf(job: Job, jobs: Pick<JobService, 'queuePlace'>): Promise<QueuePlace | null> {
+  if (job.queue !== undefined) return Promise.resolve(job.queue);
+  let place = queuePlaces.get(job);
+  if (!place) queuePlaces.set(job, (place = jobs.queuePlace(job)));
+  return place;
 }
 
 /** Jobs list pages are small and fixed: the limits that matter for results do not apply. */
@@ -49,19 +59,35 @@ export const resolvers: Resolvers = {
   },
 
   Mutation: {
-    submitQuery: async (_, { input }, { jobs, principal }) => ({ job: await jobs.submit(input, principal) }),
+    submitQuery: async (_, { input: { notify, ...input } }, { jobs, principal }) => ({
+      job: await jobs.submit({ ...input, notifyUrl: notify?.url ?? null }, principal),
+    }),
     cancelJob: async (_, { id }, { jobs, principal }) => ({ job: await jobs.cancel(id, principal) }),
     attachQuery: async (_, { queryId }, { jobs, principal }) => ({ job: await jobs.attach(queryId, principal) }),
   },
 
   Subscription: {
     jobStatus: {
-      subscribe: (_, { id }, { jobs, bus, principal, observer }) => jobStatusStream(id, principal, jobs, bus, observer),
+      subscribe: (_, { id, afterSequence }, { jobs, bus, principal, observer }) =>
+        jobStatusStream(id, principal, jobs, bus, observer, afterSequence ?? null),
       resolve: (event: JobStatusEvent) => event,
     },
   },
 
   Job: {
+    queuePosition: async (job, _, { jobs }) => (await queuePlaceOf(job, jobs))?.position ?? null,
+    queueReason: async (job, _, { jobs }) => (await queuePlaceOf(job, jobs))?.reason ?? null,
+    queuedSeconds: (job, _, { clock }) => ((job.startedAt ?? job.endedAt ?? clock.now()).getTime() - job.submittedAt.getTime()) / 1000,
+    elapsedSeconds: (job, _, { clock }) =>
+      job.startedAt ? ((job.endedAt ?? clock.now()).getTime() - job.startedAt.getTime()) / 1000 : null,
+    notifications: (job) =>
+      job.notification && {
+        url: job.notification.url,
+        attempts: job.notification.attempts,
+        deliveredAt: job.notification.deliveredAt,
+        lastError: job.notification.lastError,
+        gaveUp: job.notification.gaveUp,
+      },
     isDone: (job) => isDone(job.status),
     isFailed: (job) => isFailed(job.status),
     isTerminal: (job) => isTerminal(job.status),

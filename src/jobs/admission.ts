@@ -24,6 +24,8 @@ export interface JobLimits {
   maxSubmissionsPerMinute: number;
   /** How long an idempotency key maps to its job. */
   idempotencyWindowSeconds: number;
+  /** The unwatched-job cancel of jobs that do not set their own; null for none. */
+  defaultCancelIfUnwatchedSeconds?: number | null;
 }
 
 export interface SubmitInput {
@@ -34,6 +36,10 @@ export interface SubmitInput {
   waitMs?: number | null;
   /** The same key from the same principal within the window returns the first job, not a new one. */
   idempotencyKey?: string | null;
+  /** 0 turns the server's default off for this job. */
+  cancelIfUnwatchedSeconds?: number | null;
+  /** Already checked against the webhook allow-list (notifications/webhook-url.ts). */
+  notifyUrl?: string | null;
 }
 
 /** A submission that passed validation, with its defaults filled in. */
@@ -45,10 +51,13 @@ export interface ValidSubmission {
   timeoutSeconds: number;
   waitMs: number;
   idempotencyKey: string | null;
+  cancelIfUnwatchedSeconds: number | null;
+  notifyUrl: string | null;
 }
 
 const MAX_TAG_LENGTH = 256;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+export const MAX_CANCEL_IF_UNWATCHED_SECONDS = 86_400;
 
 const tooLarge = (message: string, argument?: string) =>
   requestError(RequestErrorCode.LIMIT_EXCEEDED, message, argument ? { argument } : {});
@@ -83,7 +92,21 @@ export function validateSubmission(input: SubmitInput, limits: JobLimits): Valid
   if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
     throw badInput(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, 'input.idempotencyKey');
   }
-  return { sql: input.sql, statements, bindings, tag, timeoutSeconds, waitMs, idempotencyKey };
+  const unwatched = input.cancelIfUnwatchedSeconds ?? limits.defaultCancelIfUnwatchedSeconds ?? 0;
+  if (!Number.isSafeInteger(unwatched) || unwatched < 0 || unwatched > MAX_CANCEL_IF_UNWATCHED_SECONDS) {
+    throw badInput(`cancelIfUnwatchedSeconds must be 0 (off) to ${MAX_CANCEL_IF_UNWATCHED_SECONDS}`, 'input.cancelIfUnwatchedSeconds');
+  }
+  return {
+    sql: input.sql,
+    statements,
+    bindings,
+    tag,
+    timeoutSeconds,
+    waitMs,
+    idempotencyKey,
+    cancelIfUnwatchedSeconds: unwatched === 0 ? null : unwatched,
+    notifyUrl: input.notifyUrl ?? null,
+  };
 }
 
 /**

@@ -20,6 +20,8 @@ interface DispatcherDeps {
   lease: () => Lease;
   clock: Clock;
   logger: Logger;
+  /** Told after every pump: the line may have moved. */
+  onQueueMoved?: () => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Dispatcher {
       .finally(() => {
         this.#pumping = null;
         if (this.#pumpAgain) this.pump();
+        else this.#deps.onQueueMoved?.();
       });
   }
 
@@ -134,5 +137,6 @@ export class Dispatcher {
   /** A job reached its end: its slot is free. */
   ended(jobId: string): void {
     if (this.#deps.running.delete(jobId)) this.pump();
+    else this.#deps.onQueueMoved?.(); // a waiting job left the line (cancelled)
   }
 }

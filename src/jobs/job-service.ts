@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from '../core/clock.ts';
 import { RequestErrorCode, requestError } from '../core/errors.ts';
 import { newJobId, normalizeQueryId } from '../core/ids.ts';
-import { eventOf, type Job } from '../core/job.ts';
+import { eventOf, type Job, type JobError, type JobStatusEvent, type QueuePlace, type QueueReason } from '../core/job.ts';
+import type { JobNotifier } from '../core/job-notifier.ts';
 import type { Logger } from '../core/logger.ts';
 import { mayAccess, type Principal } from '../core/principal.ts';
 import { isTerminal } from '../core/status.ts';
@@ -17,7 +18,17 @@ import { Poller } from './poller.ts';
 import { ResultExpiry } from './result-expiry.ts';
 import { RunningJobs } from './running-jobs.ts';
 import { TransitionWriter } from './transitions.ts';
+import { QueuePositions } from './queue-positions.ts';
+import { UnwatchedJobs } from './unwatched-jobs.ts';
 import { WarehouseStates } from './warehouse-states.ts';
+
+/**
+ * Why a waiting job waits: its principal's share, when it holds it and that share is less than the
+ * whole server (otherwise the server's slots are what it waits for either way).
+ */
+export function queueReason(ownerAtCap: boolean, cap: number, maxConcurrent: number): QueueReason {
+  return ownerAtCap && cap < maxConcurrent ? 'PRINCIPAL_LIMIT' : 'INSTANCE_CONCURRENCY';
+}
 
 /**
  * The jobs, as the API sees them: submit, read, list, attach, cancel, follow to the end; and the
@@ -40,6 +51,10 @@ export class JobService {
   readonly #leases: Leases;
   readonly #expiry: ResultExpiry;
   readonly #admission: Admission;
+  readonly #unwatched: UnwatchedJobs;
+  readonly #queue: QueuePositions;
+  readonly #notifier: JobNotifier | null;
+  readonly #notifyRetryMs: number;
   /** Admission exists only while running: nothing is taken before recovery or after a drain began. */
   readonly #lifecycle = new Lifecycle<Admission>();
   #draining: Promise<void> | null = null;
@@ -58,6 +73,12 @@ export class JobService {
     instance: Instance;
     logger: Logger;
     clock?: Clock;
+    /** PROGRESS events (and progress writes) per running job and second; 0 turns them off. */
+    progressEventsPerSecond?: number;
+    /** Completion webhooks; without one, a submission with `notify` is refused. */
+    notifier?: JobNotifier | null;
+    /** How long after its end a job's undelivered webhook is taken up again at start (the sender's retry period). */
+    notifyRetryMs?: number;
   }) {
     const { store, warehouse, bus, limits, instance, logger: log } = deps;
     const clock = deps.clock ?? systemClock;
@@ -68,8 +89,26 @@ export class JobService {
     this.#limits = limits;
     this.#clock = clock;
     this.#log = log;
-    this.#writer = new TransitionWriter({ store, bus, clock, logger: log, onEnded: (id) => this.#dispatcher.ended(id) });
-    const states = new WarehouseStates({ store, writer: this.#writer, clock, resultTtlMs, forgetsOnRestart: warehouse.forgetsOnRestart });
+    this.#notifier = deps.notifier ?? null;
+    this.#notifyRetryMs = deps.notifyRetryMs ?? 86_400_000;
+    this.#writer = new TransitionWriter({
+      store,
+      bus,
+      clock,
+      logger: log,
+      onEnded: (job) => {
+        this.#dispatcher.ended(job.id);
+        this.#notify(job);
+      },
+    });
+    const states = new WarehouseStates({
+      store,
+      writer: this.#writer,
+      clock,
+      resultTtlMs,
+      forgetsOnRestart: warehouse.forgetsOnRestart,
+      ...(deps.progressEventsPerSecond !== undefined ? { progressPerSecond: deps.progressEventsPerSecond } : {}),
+    });
     this.poller = new Poller({
       warehouse,
       backoffMs: deps.pollBackoffMs,
@@ -78,10 +117,18 @@ export class JobService {
       onError: (error) => log.error({ err: error }, 'poller tick failed'),
     });
     const parts = { store, warehouse, writer: this.#writer, poller: this.poller, running: this.#running, clock, logger: log };
-    this.#dispatcher = new Dispatcher({ ...parts, limits, lease: () => this.#leases.lease() });
+    this.#queue = new QueuePositions({
+      store,
+      running: this.#running,
+      writer: this.#writer,
+      maxRunningPerPrincipal: limits.maxRunningJobsPerPrincipal,
+      reasonOf: (passedOver) => queueReason(passedOver, limits.maxRunningJobsPerPrincipal, limits.maxConcurrentJobs),
+    });
+    this.#dispatcher = new Dispatcher({ ...parts, limits, lease: () => this.#leases.lease(), onQueueMoved: () => this.#queue.moved() });
     this.#leases = new Leases({ ...parts, dispatcher: this.#dispatcher, instance });
     this.#expiry = new ResultExpiry({ store, warehouse, clock, logger: log, resultTtlMs });
     this.#admission = new Admission({ store, limiter: deps.submissionLimiter, limits });
+    this.#unwatched = new UnwatchedJobs({ store, clock, logger: log, cancel: (job, reason) => this.#cancel(job, reason) });
   }
 
   /** Picks up after a restart (see leases.ts), starts the expiry sweeps, then takes jobs. */
@@ -89,6 +136,8 @@ export class JobService {
     this.#lifecycle.enter('recovering');
     await this.#leases.recover();
     await this.#expiry.start();
+    this.#unwatched.start();
+    await this.#resumeNotifications();
     this.#lifecycle.enter('running', this.#admission);
   }
 
@@ -105,7 +154,8 @@ export class JobService {
 
   async submit(input: SubmitInput, principal: Principal): Promise<Job> {
     const admission = this.#admitting();
-    const submission = validateSubmission(input, this.#limits);
+    const notifyUrl = input.notifyUrl == null ? null : this.#checkNotifyUrl(input.notifyUrl);
+    const submission = validateSubmission({ ...input, notifyUrl }, this.#limits);
     const earlier = await admission.earlierWithKey(principal, submission, this.#clock.now());
     if (earlier) return this.#maybeWait(earlier, submission.waitMs);
     await admission.admit(principal);
@@ -120,6 +170,8 @@ export class JobService {
       timeoutSeconds: submission.timeoutSeconds,
       statementCount: submission.statements.length,
       submittedAt: this.#clock.now(),
+      cancelIfUnwatchedSeconds: submission.cancelIfUnwatchedSeconds,
+      notifyUrl: submission.notifyUrl,
     });
     if (job.id === id) {
       // (Otherwise a concurrent submission with the same key made the job first.)
@@ -128,6 +180,34 @@ export class JobService {
       this.#dispatcher.pump();
     }
     return this.#maybeWait(job, submission.waitMs);
+  }
+
+  #checkNotifyUrl(url: string): string {
+    if (!this.#notifier) {
+      throw requestError(RequestErrorCode.BAD_USER_INPUT, 'notify.url: webhooks are not enabled on this server (JOBQL_WEBHOOK_SECRET)', {
+        argument: 'input.notify.url',
+      });
+    }
+    return this.#notifier.checkUrl(url);
+  }
+
+  /** Hands an ended job's webhook to the notifier; each attempt's record is written to the job. */
+  #notify(job: Job): void {
+    if (!this.#notifier || !job.notification) return;
+    this.#notifier.deliver(job, async (notification) => {
+      await this.#store.update(job.id, { notification });
+    });
+  }
+
+  /**
+   * Webhooks of jobs that ended while no instance was delivering them (a restart cut the retries
+   * short). With several instances each one takes them up: a receiver may get a delivery twice,
+   * which it already must handle (at least once; the Jobql-Delivery header is the same).
+   */
+  async #resumeNotifications(): Promise<void> {
+    if (!this.#notifier) return;
+    const since = new Date(this.#clock.now().getTime() - this.#notifyRetryMs);
+    for (const job of await this.#store.listUndelivered(since, 1000)) this.#notify(job);
   }
 
   #maybeWait(job: Job, waitMs: number): Promise<Job> {
@@ -158,15 +238,55 @@ export class JobService {
     }
   }
 
-  /** The job, if it exists and `principal` may see it: a foreign job is answered as an unknown one. */
+  /**
+   * The job, if it exists and `principal` may see it: a foreign job is answered as an unknown one.
+   * A read watches the job (see unwatched-jobs.ts).
+   */
   async get(id: string, principal: Principal): Promise<Job | null> {
     const job = await this.#store.get(id);
-    return job && mayAccess(principal, job.owner) ? job : null;
+    if (!job || !mayAccess(principal, job.owner)) return null;
+    this.#unwatched.watched(job);
+    return job;
   }
 
-  /** The principal's jobs (every job for an admin). */
-  list(filter: JobFilter, first: number, beforeSeq: number | null, principal: Principal): Promise<JobPage> {
-    return this.#store.list(principal.admin ? filter : { ...filter, owner: principal.id }, first, beforeSeq);
+  /** A subscriber follows `job` (as `get` returned it) until the returned function is called. */
+  watching(job: Job): () => void {
+    return this.#unwatched.watching(job);
+  }
+
+  /**
+   * Where a waiting job stands in line, or null when it does not wait (it was dispatched, or
+   * ended). The dispatcher's order: oldest first, but a principal holding its share of the slots
+   * (JOBQL_MAX_RUNNING_JOBS_PER_PRINCIPAL) is passed over, so the jobs before this one are the
+   * older ones of its own principal and of every principal not passed over. Counted in the store,
+   * so with PostgreSQL it spans every instance's jobs; the passed-over principals are this
+   * instance's.
+   */
+  async queuePlace(job: Job): Promise<QueuePlace | null> {
+    if (job.status !== 'QUEUED' || job.dispatchedAt) return null;
+    const perOwner = this.#running.perOwner();
+    const cap = this.#limits.maxRunningJobsPerPrincipal;
+    const atCap = [...perOwner].filter(([, n]) => n >= cap).map(([owner]) => owner);
+    const before = await this.#store.countWaitingBefore(job.seq, job.owner, atCap);
+    return { position: before + 1, reason: queueReason(atCap.includes(job.owner), cap, this.#limits.maxConcurrentJobs) };
+  }
+
+  /**
+   * The job (as `get` answers it: null for one the principal may not see) and its recorded
+   * transitions after `afterSequence`, oldest first: what a resuming subscriber has not seen.
+   * The store is asked only when the job has moved past `afterSequence`.
+   */
+  async history(id: string, afterSequence: number, principal: Principal): Promise<{ job: Job; events: JobStatusEvent[] } | null> {
+    const job = await this.get(id, principal);
+    if (!job) return null;
+    return { job, events: job.sequence > afterSequence ? await this.#store.transitionsAfter(id, afterSequence) : [] };
+  }
+
+  /** The principal's jobs (every job for an admin); each one listed is watched. */
+  async list(filter: JobFilter, first: number, beforeSeq: number | null, principal: Principal): Promise<JobPage> {
+    const page = await this.#store.list(principal.admin ? filter : { ...filter, owner: principal.id }, first, beforeSeq);
+    for (const job of page.jobs) this.#unwatched.watched(job);
+    return page;
   }
 
   /**
@@ -199,12 +319,20 @@ export class JobService {
     return job;
   }
 
-  /** Cancel is asynchronous: ABORTING now, ABORTED when the warehouse confirms. */
+  /**
+   * Cancel is asynchronous: ABORTING now, ABORTED when the warehouse confirms (error
+   * QUERY_CANCELLED). The unwatched-job cancel gives its own reason, set at ABORTING already.
+   */
   async cancel(id: string, principal: Principal): Promise<Job> {
-    let job = await this.get(id, principal);
+    const job = await this.get(id, principal);
     if (!job) throw requestError(RequestErrorCode.NOT_FOUND, `No job with id ${JSON.stringify(id)}`);
+    return this.#cancel(job, null);
+  }
+
+  async #cancel(found: Job, reason: JobError | null): Promise<Job> {
+    let job = found;
     if (isTerminal(job.status) || job.status === 'ABORTING') return job;
-    job = await this.#writer.apply(job, 'ABORTING', {});
+    job = await this.#writer.apply(job, 'ABORTING', reason ? { error: reason } : {});
     if (job.status !== 'ABORTING') return job; // it ended on its own meanwhile
     this.#log.info({ jobId: job.id }, 'job cancel requested');
     if (!job.dispatchedAt) return this.#writer.finishCancel(job);
@@ -226,6 +354,7 @@ export class JobService {
   async #drain(graceMs: number): Promise<void> {
     this.#lifecycle.enter('draining');
     this.#expiry.stop();
+    await Promise.all([this.#unwatched.stop(), this.#queue.stop()]);
     // The dispatcher stops first (at once), so the pump that ends a lease pass dispatches nothing.
     await Promise.all([this.#dispatcher.stop(), this.#leases.stop()]);
     await this.#running.emptied(graceMs);
@@ -239,6 +368,8 @@ export class JobService {
         if (job && !isTerminal(job.status)) await this.#writer.interrupt(job, 'The server shut down while this job was running');
       }
     }
+    // Before the store closes: the sender writes its last records first.
+    await this.#notifier?.stop();
     this.#lifecycle.enter('stopped');
   }
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { JobErrors } from '../core/errors.ts';
-import { eventOf, type Job } from '../core/job.ts';
+import { eventOf, type Job, type JobEventKind, updateEventOf } from '../core/job.ts';
 import type { Logger } from '../core/logger.ts';
 import { canTransition, isTerminal, type JobStatus } from '../core/status.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -20,9 +20,9 @@ export class TransitionWriter {
   readonly #bus: EventBus;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #onEnded: (jobId: string) => void;
+  readonly #onEnded: (job: Job) => void;
 
-  constructor(deps: { store: JobStore; bus: EventBus; clock: Clock; logger: Logger; onEnded: (jobId: string) => void }) {
+  constructor(deps: { store: JobStore; bus: EventBus; clock: Clock; logger: Logger; onEnded: (job: Job) => void }) {
     this.#store = deps.store;
     this.#bus = deps.bus;
     this.#clock = deps.clock;
@@ -39,7 +39,7 @@ export class TransitionWriter {
       if (next) {
         this.#log.info({ jobId: next.id, from: current.status, to, sequence: next.sequence }, 'job transition');
         this.#bus.publish(eventOf(next));
-        if (isTerminal(to)) this.#onEnded(next.id);
+        if (isTerminal(to)) this.#onEnded(next);
         return next;
       }
       const reread = await this.#store.get(current.id);
@@ -50,9 +50,14 @@ export class TransitionWriter {
     return current;
   }
 
+  /** A change that is not a transition (progress, place in line): published, never stored in the history. */
+  publishUpdate(job: Job, kind: Exclude<JobEventKind, 'TRANSITION'>): void {
+    this.#bus.publish(updateEventOf(job, kind, this.#clock.now()));
+  }
+
   /** ABORTING → ABORTED, for a job the warehouse never ran (or confirmed stopped). */
   finishCancel(job: Job): Promise<Job> {
-    return this.apply(job, 'ABORTED', { endedAt: this.#clock.now(), error: JobErrors.cancelled() });
+    return this.apply(job, 'ABORTED', { endedAt: this.#clock.now(), error: job.error ?? JobErrors.cancelled() });
   }
 
   /** Ends a job whose query is lost (the server stopped under it). */

@@ -24,6 +24,7 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
   #sources: MetricsSources | null = null;
 
   readonly #transitions: Counter<'status'>;
+  readonly #updates: Counter<'kind'>;
   readonly #submissions: Counter;
   readonly #attachments: Counter;
   readonly #statusCalls: Counter;
@@ -90,6 +91,11 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
         '(QUEUED, sequence 1) is not a transition: see jobql_submissions_total and jobql_attached_queries_total.',
       ['status'],
     );
+    this.#updates = counter(
+      'jobql_job_updates_total',
+      'Events published by this instance that are not transitions, by kind (PROGRESS, QUEUE_POSITION): throttled at their source.',
+      ['kind'],
+    );
     this.#statusCalls = counter(
       'jobql_warehouse_status_calls_total',
       "Warehouse status calls made by this instance's poller (one per tick, for every due job).",
@@ -132,6 +138,7 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
     );
     // Every label value known up front starts at 0, so its series exists (and rate() works) from the first scrape.
     for (const status of JOB_STATUSES) this.#transitions.inc({ status }, 0);
+    for (const kind of ['PROGRESS', 'QUEUE_POSITION']) this.#updates.inc({ kind }, 0);
     for (const format of DOWNLOAD_FORMAT_NAMES) {
       this.#downloads.inc({ format }, 0);
       this.#bytesServed.inc({ format }, 0);
@@ -155,7 +162,9 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
 
   /** An event published on the bus by this instance. */
   published(event: JobStatusEvent): void {
-    if (event.sequence > 1) {
+    if (event.kind !== 'TRANSITION') {
+      this.#updates.inc({ kind: event.kind });
+    } else if (event.sequence > 1) {
       this.#transitions.inc({ status: event.status });
     } else if (event.job.queryId === null) {
       // A submitted job is published before it is dispatched; an attached one already has its query.

@@ -4,7 +4,7 @@
  * statuses as SQL. Each store only says how its driver holds a time (SQLite: epoch milliseconds;
  * PostgreSQL: timestamptz, a Date) and how it numbers parameters.
  */
-import type { Job, JsonValue } from '../core/job.ts';
+import type { Job, JobNotification, JobStatusEvent, JsonValue } from '../core/job.ts';
 import { type JobStatus, TERMINAL_STATUSES } from '../core/status.ts';
 import type { JobPage, JobPatch, NewJob } from './job-store.ts';
 
@@ -33,6 +33,9 @@ export interface JobRow<T> {
   result_expires_at: T | null;
   owner: string;
   idempotency_key: string | null;
+  cancel_if_unwatched_seconds: number | null;
+  /** JSON of a JobNotification, times as ISO 8601 text. */
+  notification: string | null;
 }
 
 /** How a store's driver reads and writes a time. */
@@ -68,7 +71,24 @@ export function jobFromRow<T>(r: JobRow<T>, time: TimeColumns<T>): Job {
     resultExpiresAt: date(r.result_expires_at),
     owner: r.owner,
     idempotencyKey: r.idempotency_key,
+    cancelIfUnwatchedSeconds: r.cancel_if_unwatched_seconds ?? null,
+    notification: notificationFromColumn(r.notification ?? null),
   };
+}
+
+function notificationFromColumn(text: string | null): JobNotification | null {
+  const stored = json<Omit<JobNotification, 'firstAttemptAt' | 'deliveredAt'> & { firstAttemptAt: string | null; deliveredAt: string | null }>(text);
+  if (!stored) return null;
+  return {
+    ...stored,
+    firstAttemptAt: stored.firstAttemptAt === null ? null : new Date(stored.firstAttemptAt),
+    deliveredAt: stored.deliveredAt === null ? null : new Date(stored.deliveredAt),
+  };
+}
+
+/** A notification as its column holds it (JSON turns its Dates into ISO 8601 text). */
+export function notificationColumn(notification: JobNotification | null): string | null {
+  return notification && JSON.stringify(notification);
 }
 
 /** The columns a patch sets, with their values, in a fixed order; undefined fields are left alone. */
@@ -82,6 +102,7 @@ export function patchAssignments<T>(patch: JobPatch, time: TimeColumns<T>): [col
   if (patch.progress !== undefined) sets.push(['progress', patch.progress && JSON.stringify(patch.progress)]);
   if (patch.dml !== undefined) sets.push(['dml', patch.dml && JSON.stringify(patch.dml)]);
   if (patch.resultExpiresAt !== undefined) sets.push(['result_expires_at', time.write(patch.resultExpiresAt)]);
+  if (patch.notification !== undefined) sets.push(['notification', notificationColumn(patch.notification)]);
   return sets;
 }
 
@@ -91,8 +112,8 @@ export function patchAssignments<T>(patch: JobPatch, time: TimeColumns<T>): [col
  * `?NNN` parameters take the same text once `$` is replaced.
  */
 export const INSERT_JOB = `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
-                         status, previous_status, sequence, status_changed_at, submitted_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9)
+                         status, previous_status, sequence, status_changed_at, submitted_at, cancel_if_unwatched_seconds, notification)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9, $10, $11)
        ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`;
 
 export function newJobValues<T>(job: NewJob, time: TimeColumns<T>): (string | number | null | T)[] {
@@ -106,6 +127,12 @@ export function newJobValues<T>(job: NewJob, time: TimeColumns<T>): (string | nu
     job.timeoutSeconds,
     job.statementCount,
     time.write(job.submittedAt),
+    job.cancelIfUnwatchedSeconds ?? null,
+    notificationColumn(
+      job.notifyUrl == null
+        ? null
+        : { url: job.notifyUrl, attempts: 0, firstAttemptAt: null, deliveredAt: null, lastError: null, gaveUp: false },
+    ),
   ];
 }
 
@@ -119,3 +146,82 @@ export const TERMINAL_SQL_LIST = [...TERMINAL_STATUSES].map((s) => `'${s}'`).joi
 export function pageOf(rows: Job[], first: number): JobPage {
   return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
 }
+
+/**
+ * How many transitions of one job `job_transitions` keeps: the latest ones. A job has a handful
+ * (QUEUED, RUNNING, an end; ABORTING on a cancel), but the waiting states may alternate for as
+ * long as a warehouse reports them (RUNNING, BLOCKED, RUNNING, ...), so the history is bounded
+ * rather than trusted to stay small. A subscriber resuming further back than this gets the oldest
+ * kept transition next (its `sequence` shows the gap).
+ */
+export const TRANSITIONS_KEPT_PER_JOB = 100;
+
+/** The columns a transition's snapshot leaves out: they never change (and the SQL may be long), so they are read from the job's row. */
+type Unchanging = 'query_text' | 'bindings';
+
+/** Every other column of a Job: the type makes this list complete when JobRow gains a column. */
+const SNAPSHOT_FIELDS: Record<Exclude<keyof JobRow<unknown>, Unchanging>, true> = {
+  seq: true,
+  id: true,
+  query_id: true,
+  tag: true,
+  timeout_seconds: true,
+  statement_count: true,
+  status: true,
+  previous_status: true,
+  sequence: true,
+  status_changed_at: true,
+  submitted_at: true,
+  dispatched_at: true,
+  started_at: true,
+  ended_at: true,
+  error: true,
+  progress: true,
+  dml: true,
+  result_expires_at: true,
+  owner: true,
+  idempotency_key: true,
+  cancel_if_unwatched_seconds: true,
+  notification: true,
+};
+
+/**
+ * The columns of a transition's snapshot (`job_transitions.snapshot`): the job's row right after
+ * the transition, as a JSON object of these columns, times as the store writes them. SQLite builds
+ * it from the row its UPDATE returned, PostgreSQL with `json_build_object` in the same statement.
+ */
+export const SNAPSHOT_COLUMNS = Object.keys(SNAPSHOT_FIELDS) as readonly Exclude<keyof JobRow<unknown>, Unchanging>[];
+
+/** A job_transitions row joined with its job's unchanging columns, as the driver returns it. */
+export interface TransitionRow<T> {
+  sequence: number;
+  status: string;
+  previous_status: string | null;
+  at: T;
+  snapshot: string;
+  query_text: string;
+  bindings: string;
+}
+
+/**
+ * The event of one stored transition: what `eventOf` made of the job when it was published.
+ * `snapshotTime` reads the times inside the snapshot's JSON (SQLite: epoch milliseconds, as its
+ * columns; PostgreSQL: json_build_object's ISO 8601 text).
+ */
+export function eventFromTransitionRow<T, S>(r: TransitionRow<T>, time: TimeColumns<T>, snapshotTime: TimeColumns<S>): JobStatusEvent {
+  const snapshot = JSON.parse(r.snapshot) as Omit<JobRow<S>, Unchanging>;
+  return {
+    kind: 'TRANSITION',
+    job: jobFromRow({ ...snapshot, query_text: r.query_text, bindings: r.bindings }, snapshotTime),
+    status: r.status as JobStatus,
+    previousStatus: r.previous_status as JobStatus | null,
+    sequence: r.sequence,
+    at: time.read(r.at),
+  };
+}
+
+/** The history of one job after a sequence, oldest first; `$1` is the job id, `$2` the sequence. */
+export const TRANSITIONS_AFTER = `SELECT t.sequence, t.status, t.previous_status, t.at, t.snapshot, j.query_text, j.bindings
+       FROM job_transitions t JOIN jobs j ON j.id = t.job_id
+       WHERE t.job_id = $1 AND t.sequence > $2
+       ORDER BY t.sequence`;

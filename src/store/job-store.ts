@@ -1,4 +1,4 @@
-import type { DmlCounts, Job, JobError, JobProgress, JsonValue } from '../core/job.ts';
+import type { DmlCounts, Job, JobError, JobNotification, JobProgress, JobStatusEvent, JsonValue } from '../core/job.ts';
 import type { JobStatus } from '../core/status.ts';
 
 export interface NewJob {
@@ -12,6 +12,10 @@ export interface NewJob {
   timeoutSeconds: number | null;
   statementCount: number;
   submittedAt: Date;
+  /** Null (or left out) for none. */
+  cancelIfUnwatchedSeconds?: number | null;
+  /** The webhook's URL (null or left out for none); the job starts with a notification of no attempts. */
+  notifyUrl?: string | null;
 }
 
 /** Fields that change without being a transition, or together with one. */
@@ -24,6 +28,7 @@ export interface JobPatch {
   progress?: JobProgress | null;
   dml?: DmlCounts | null;
   resultExpiresAt?: Date;
+  notification?: JobNotification;
 }
 
 export interface JobFilter {
@@ -69,8 +74,41 @@ export interface JobStore {
   findByQueryId(queryId: string): Promise<Job | null>;
   /** Newest first; `beforeSeq` is the cursor of the last job of the previous page. */
   list(filter: JobFilter, first: number, beforeSeq: number | null): Promise<JobPage>;
-  /** Moves the job to `to` if its sequence is still `expectedSequence`; null when it moved on. */
+  /**
+   * Moves the job to `to` if its sequence is still `expectedSequence`; null when it moved on.
+   * The winner's transition is recorded in the job's history (see `transitionsAfter`) atomically
+   * with the change; a loser records nothing.
+   */
   transition(id: string, expectedSequence: number, to: JobStatus, at: Date, patch: JobPatch): Promise<Job | null>;
+  /**
+   * The job's recorded transitions with a sequence above `sequence`, oldest first, each as the
+   * event it was published as (its job as it was right after the transition). `insert` records
+   * the first (QUEUED, sequence 1) and every winning `transition` one more, each atomically with
+   * the change, so the history never lags the job; `update`, `claim` and the lease methods change
+   * no status and record nothing. The latest TRANSITIONS_KEPT_PER_JOB (job-rows.ts) of a job are
+   * kept. A job from before the history was kept (SQLite migration 6, PostgreSQL 2) lacks the
+   * transitions it made until then. Empty for an unknown job.
+   */
+  transitionsAfter(jobId: string, sequence: number): Promise<JobStatusEvent[]>;
+  /**
+   * Records that someone watched these jobs at `at` (a subscriber, a read, a download): the clock
+   * of the unwatched-job cancel. Terminal jobs are left alone.
+   */
+  touch(ids: readonly string[], at: Date): Promise<void>;
+  /**
+   * Jobs not yet terminal whose `cancelIfUnwatchedSeconds` have passed at `now` since they were
+   * last watched (or submitted, when never), oldest first.
+   */
+  listUnwatched(now: Date, limit: number): Promise<Job[]>;
+  /** Ended jobs, ended after `endedAfter`, whose webhook is neither delivered nor given up. */
+  listUndelivered(endedAfter: Date, limit: number): Promise<Job[]>;
+  /**
+   * How many waiting jobs (QUEUED, not dispatched) come before the one with `seq` in the
+   * dispatcher's order: older ones of `owner`, and older ones of every owner not in `skippedOwners`
+   * (those the dispatcher passes over while they hold their share).
+   */
+  countWaitingBefore(seq: number, owner: string, skippedOwners: readonly string[]): Promise<number>;
+  /** Changes fields without a transition (no history, no new sequence). */
   update(id: string, patch: JobPatch): Promise<Job | null>;
   /**
    * Marks a QUEUED job as handed to the warehouse, if no one did yet and it was not cancelled.

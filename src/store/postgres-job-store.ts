@@ -1,16 +1,21 @@
 import pg from 'pg';
-import type { Job } from '../core/job.ts';
+import type { Job, JobStatusEvent } from '../core/job.ts';
 import type { JobStatus } from '../core/status.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
 import {
+  eventFromTransitionRow,
   INSERT_JOB,
   jobFromRow,
   type JobRow,
   newJobValues,
   pageOf,
   patchAssignments,
+  SNAPSHOT_COLUMNS,
   TERMINAL_SQL_LIST as TERMINAL_LIST,
   type TimeColumns,
+  TRANSITIONS_AFTER,
+  TRANSITIONS_KEPT_PER_JOB,
+  type TransitionRow,
 } from './job-rows.ts';
 
 /**
@@ -25,6 +30,10 @@ import {
  *   scanning fails the re-check instead of being taken twice.
  * - `insert` leans on the unique (owner, idempotency_key) index: `ON CONFLICT DO NOTHING`, then the
  *   winner's row.
+ * - `insert` and `transition` record the transition they made in `job_transitions` in the same
+ *   statement (data-modifying CTEs: `WITH moved AS (UPDATE … RETURNING *) INSERT …`), so the
+ *   history commits with the change or not at all, and a compare-and-set loser (no row in `moved`)
+ *   records nothing. Still one round trip.
  *
  * Timestamps are `timestamptz` (microseconds; jobql writes whole milliseconds, so Dates round-trip
  * equal). JSON columns are `text`, not `jsonb`, so bindings come back byte for byte as written (the
@@ -75,12 +84,32 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_leasable ON jobs (seq)
      WHERE dispatched_at IS NOT NULL
        AND status NOT IN (${TERMINAL_LIST});`,
+  // Every transition of every job from here on, written with it (see `recorded`), so a
+  // subscriber that reconnects gets the ones it missed (jobStatus afterSequence). Jobs from before
+  // have no history: resuming one sends its current state.
+  `CREATE TABLE job_transitions (
+     job_id text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+     sequence integer NOT NULL,
+     status text NOT NULL,
+     previous_status text,
+     at timestamptz NOT NULL,
+     snapshot text NOT NULL,
+     PRIMARY KEY (job_id, sequence)
+   );`,
+  // The unwatched-job cancel (its setting, and when someone last watched the job) and the
+  // completion webhook's delivery record.
+  `ALTER TABLE jobs ADD COLUMN cancel_if_unwatched_seconds integer;
+   ALTER TABLE jobs ADD COLUMN watched_at timestamptz;
+   ALTER TABLE jobs ADD COLUMN notification text;
+   CREATE INDEX jobs_watched ON jobs (seq) WHERE cancel_if_unwatched_seconds IS NOT NULL AND status NOT IN (${TERMINAL_LIST});
+   CREATE INDEX jobs_notified ON jobs (ended_at) WHERE notification IS NOT NULL;`,
 ];
 
 /** pg_advisory_xact_lock key of the migrations ("jobql" in ASCII). */
 const MIGRATION_LOCK = 0x6a6f62716c;
 
 type Row = JobRow<Date>;
+type History = TransitionRow<Date>;
 
 type Param = string | number | boolean | Date | null | readonly string[];
 
@@ -88,6 +117,31 @@ type Param = string | number | boolean | Date | null | readonly string[];
 const DATES: TimeColumns<Date> = { read: (date) => date, write: (date) => date };
 
 const toJob = (row: Row): Job => jobFromRow(row, DATES);
+
+/** json_build_object writes a timestamptz as ISO 8601 text with the session's offset. */
+const ISO_TEXT: TimeColumns<string> = { read: (text) => new Date(text), write: (date) => date.toISOString() };
+
+/** A transition's snapshot, built from the CTE `moved` (the job's new row): every column but the unchanging ones. */
+const SNAPSHOT = `json_build_object(${SNAPSHOT_COLUMNS.map((column) => `'${column}', moved.${column}`).join(', ')})::text`;
+
+/**
+ * `change` (an UPDATE or INSERT of one job … RETURNING *) with its transition recorded in the same
+ * statement, and the job's older history trimmed; the statement returns the job's new row, or
+ * nothing (and records nothing) when `change` changed no row. The CTEs share one snapshot, so the
+ * DELETE cannot see the row just recorded; it only drops the oldest beyond the bound.
+ */
+const recorded = (change: string): string => `WITH moved AS (${change}),
+     recorded AS (
+       INSERT INTO job_transitions (job_id, sequence, status, previous_status, at, snapshot)
+       SELECT moved.id, moved.sequence, moved.status, moved.previous_status, moved.status_changed_at, ${SNAPSHOT} FROM moved
+     ),
+     trimmed AS (
+       DELETE FROM job_transitions t USING moved
+       WHERE t.job_id = moved.id AND t.sequence <= moved.sequence - ${TRANSITIONS_KEPT_PER_JOB}
+     )
+     SELECT * FROM moved`;
+
+const INSERT = recorded(INSERT_JOB);
 
 /** Column assignments for a patch, numbered from `$first`; undefined fields are left alone. */
 function patchColumns(patch: JobPatch, first: number): [string[], Param[]] {
@@ -186,7 +240,7 @@ export class PostgresJobStore implements JobStore {
     // Twice at most: the key's holder can lose its key (forgetIdempotencyKeys) between our
     // conflict and our read, and then the insert goes through.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const inserted = await this.#one(INSERT_JOB, newJobValues(job, DATES));
+      const inserted = await this.#one(INSERT, newJobValues(job, DATES));
       if (inserted) return inserted;
       // Another submission with the same key won the race (and committed: ON CONFLICT waited for
       // it): its job is the answer.
@@ -248,11 +302,16 @@ export class PostgresJobStore implements JobStore {
     const [sets, values] = patchColumns(patch, 5);
     // SET expressions read the row as it was, so previous_status takes the old status.
     return this.#one(
-      `UPDATE jobs SET previous_status = status, status = $3, sequence = sequence + 1, status_changed_at = $4
+      recorded(`UPDATE jobs SET previous_status = status, status = $3, sequence = sequence + 1, status_changed_at = $4
               ${sets.map((s) => `, ${s}`).join('')}
-       WHERE id = $1 AND sequence = $2 RETURNING *`,
+       WHERE id = $1 AND sequence = $2 RETURNING *`),
       [id, expectedSequence, to, at, ...values],
     );
+  }
+
+  async transitionsAfter(jobId: string, sequence: number): Promise<JobStatusEvent[]> {
+    const rows = await this.#rows<History>(TRANSITIONS_AFTER, [jobId, sequence]);
+    return rows.map((row) => eventFromTransitionRow(row, DATES, ISO_TEXT));
   }
 
   async update(id: string, patch: JobPatch): Promise<Job | null> {
@@ -339,6 +398,37 @@ export class PostgresJobStore implements JobStore {
       `SELECT * FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL AND owner <> ALL($2::text[])
        ORDER BY seq LIMIT $1`,
       [limit, excludeOwners],
+    );
+  }
+
+  async touch(ids: readonly string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#pool.query(`UPDATE jobs SET watched_at = $2 WHERE id = ANY($1::text[]) AND status NOT IN (${TERMINAL_LIST})`, [ids, at]);
+  }
+
+  async listUnwatched(now: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE cancel_if_unwatched_seconds IS NOT NULL AND status NOT IN (${TERMINAL_LIST})
+         AND coalesce(watched_at, submitted_at) + make_interval(secs => cancel_if_unwatched_seconds) <= $1
+       ORDER BY seq LIMIT $2`,
+      [now, limit],
+    );
+  }
+
+  async listUndelivered(endedAfter: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE notification IS NOT NULL AND ended_at > $1
+         AND (notification::jsonb ->> 'deliveredAt') IS NULL AND NOT (notification::jsonb ->> 'gaveUp')::boolean
+       ORDER BY ended_at LIMIT $2`,
+      [endedAfter, limit],
+    );
+  }
+
+  async countWaitingBefore(seq: number, owner: string, skippedOwners: readonly string[]): Promise<number> {
+    return this.#count(
+      `SELECT count(*) AS n FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL AND seq < $1
+         AND (owner = $2 OR owner <> ALL($3::text[]))`,
+      [seq, owner, skippedOwners],
     );
   }
 

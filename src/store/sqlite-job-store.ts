@@ -1,16 +1,21 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { Job } from '../core/job.ts';
+import type { Job, JobStatusEvent } from '../core/job.ts';
 import type { JobStatus } from '../core/status.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
 import {
+  eventFromTransitionRow,
   INSERT_JOB,
   jobFromRow,
   type JobRow,
   newJobValues,
   pageOf,
   patchAssignments,
+  SNAPSHOT_COLUMNS,
   TERMINAL_SQL_LIST as TERMINAL_LIST,
   type TimeColumns,
+  TRANSITIONS_AFTER,
+  TRANSITIONS_KEPT_PER_JOB,
+  type TransitionRow,
 } from './job-rows.ts';
 
 /**
@@ -57,9 +62,29 @@ const MIGRATIONS = [
   // service works the same way on every store.
   `ALTER TABLE jobs ADD COLUMN lease_holder TEXT;
    ALTER TABLE jobs ADD COLUMN lease_until INTEGER;`,
+  // Every transition of every job from here on (insert and transition write them in their own
+  // transaction), so a subscriber that reconnects gets the ones it missed (jobStatus afterSequence).
+  // Jobs from before have no history: resuming one sends its current state.
+  `CREATE TABLE job_transitions (
+     job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+     sequence INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     previous_status TEXT,
+     at INTEGER NOT NULL,
+     snapshot TEXT NOT NULL,
+     PRIMARY KEY (job_id, sequence)
+   );`,
+  // The unwatched-job cancel (its setting, and when someone last watched the job) and the
+  // completion webhook's delivery record.
+  `ALTER TABLE jobs ADD COLUMN cancel_if_unwatched_seconds INTEGER;
+   ALTER TABLE jobs ADD COLUMN watched_at INTEGER;
+   ALTER TABLE jobs ADD COLUMN notification TEXT;
+   CREATE INDEX jobs_watched ON jobs (seq) WHERE cancel_if_unwatched_seconds IS NOT NULL AND status NOT IN (${TERMINAL_LIST});
+   CREATE INDEX jobs_notified ON jobs (ended_at) WHERE notification IS NOT NULL;`,
 ];
 
 type Row = JobRow<number>;
+type History = TransitionRow<number>;
 
 /** SQLite keeps times as epoch milliseconds. */
 const MILLIS: TimeColumns<number> = { read: (ms) => new Date(ms), write: (date) => date.getTime() };
@@ -75,13 +100,20 @@ function patchColumns(patch: JobPatch): [string[], SQLInputValue[]] {
 /** The shared insert, with SQLite's numbered parameters (`?9` is `$9`). */
 const INSERT = INSERT_JOB.replaceAll('$', '?');
 
+const RECORD_TRANSITION = `INSERT INTO job_transitions (job_id, sequence, status, previous_status, at, snapshot) VALUES (?, ?, ?, ?, ?, ?)`;
+const TRIM_TRANSITIONS = `DELETE FROM job_transitions WHERE job_id = ? AND sequence <= ?`;
+const HISTORY = TRANSITIONS_AFTER.replaceAll('$', '?');
+
+/** A transition's snapshot: the row's columns but the unchanging ones, times in epoch milliseconds as in the row. */
+const snapshotOf = (row: Row): string => JSON.stringify(Object.fromEntries(SNAPSHOT_COLUMNS.map((column) => [column, row[column]])));
+
 export class SqliteJobStore implements JobStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(file: string) {
     this.#db = new DatabaseSync(file);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
     this.#migrate();
   }
 
@@ -110,12 +142,34 @@ export class SqliteJobStore implements JobStore {
     return row ? toJob(row) : null;
   }
 
+  /**
+   * Runs `write` (a statement that returns the job's new row, or none) and records the transition
+   * it made, in one transaction: a job is never seen in a state its history lacks. Synchronous from
+   * BEGIN to COMMIT, so nothing else on this connection runs in between; IMMEDIATE takes the write
+   * lock first, so another connection's writer waits (busy_timeout) instead of failing the commit.
+   */
+  #moved(sql: string, ...params: SQLInputValue[]): Job | null {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const row = this.#prepare(sql).get(...params) as Row | undefined;
+      if (row) {
+        this.#prepare(RECORD_TRANSITION).run(row.id, row.sequence, row.status, row.previous_status, row.status_changed_at, snapshotOf(row));
+        this.#prepare(TRIM_TRANSITIONS).run(row.id, row.sequence - TRANSITIONS_KEPT_PER_JOB);
+      }
+      this.#db.exec('COMMIT');
+      return row ? toJob(row) : null;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   #all(sql: string, ...params: SQLInputValue[]): Job[] {
     return (this.#prepare(sql).all(...params) as unknown as Row[]).map(toJob);
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const inserted = this.#one(INSERT, ...newJobValues(job, MILLIS));
+    const inserted = this.#moved(INSERT, ...newJobValues(job, MILLIS));
     if (inserted) return inserted;
     // Another submission with the same key won the race: its job is the answer.
     const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.owner, job.idempotencyKey) : null;
@@ -187,7 +241,7 @@ export class SqliteJobStore implements JobStore {
     patch: JobPatch,
   ): Promise<Job | null> {
     const [sets, values] = patchColumns(patch);
-    return this.#one(
+    return this.#moved(
       `UPDATE jobs SET previous_status = status, status = ?, sequence = sequence + 1, status_changed_at = ?
               ${sets.map((s) => `, ${s}`).join('')}
        WHERE id = ? AND sequence = ? RETURNING *`,
@@ -197,6 +251,11 @@ export class SqliteJobStore implements JobStore {
       id,
       expectedSequence,
     );
+  }
+
+  async transitionsAfter(jobId: string, sequence: number): Promise<JobStatusEvent[]> {
+    const rows = this.#prepare(HISTORY).all(jobId, sequence) as unknown as History[];
+    return rows.map((row) => eventFromTransitionRow(row, MILLIS, MILLIS));
   }
 
   async update(id: string, patch: JobPatch): Promise<Job | null> {
@@ -292,6 +351,41 @@ export class SqliteJobStore implements JobStore {
       ...excludeOwners,
       limit,
     );
+  }
+
+  async touch(ids: readonly string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    this.#db
+      .prepare(`UPDATE jobs SET watched_at = ? WHERE id IN (${ids.map(() => '?').join(', ')}) AND status NOT IN (${TERMINAL_LIST})`)
+      .run(at.getTime(), ...ids);
+  }
+
+  async listUnwatched(now: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE cancel_if_unwatched_seconds IS NOT NULL AND status NOT IN (${TERMINAL_LIST})
+         AND coalesce(watched_at, submitted_at) + cancel_if_unwatched_seconds * 1000 <= ?
+       ORDER BY seq LIMIT ?`,
+      now.getTime(),
+      limit,
+    );
+  }
+
+  async listUndelivered(endedAfter: Date, limit: number): Promise<Job[]> {
+    return this.#all(
+      `SELECT * FROM jobs WHERE notification IS NOT NULL AND ended_at > ?
+         AND json_extract(notification, '$.deliveredAt') IS NULL AND NOT json_extract(notification, '$.gaveUp')
+       ORDER BY ended_at LIMIT ?`,
+      endedAfter.getTime(),
+      limit,
+    );
+  }
+
+  async countWaitingBefore(seq: number, owner: string, skippedOwners: readonly string[]): Promise<number> {
+    const skipped = skippedOwners.length > 0 ? `AND (owner = ? OR owner NOT IN (${skippedOwners.map(() => '?').join(', ')}))` : '';
+    const row = this.#db
+      .prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL AND seq < ? ${skipped}`)
+      .get(seq, ...(skippedOwners.length > 0 ? [owner, ...skippedOwners] : [])) as { n: number };
+    return row.n;
   }
 
   async countWaiting(): Promise<number> {

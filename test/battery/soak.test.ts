@@ -99,7 +99,7 @@ async function round(cycles: number, seed: number): Promise<SoakResult> {
   const timer = setInterval(() => {
     sequence += 1;
     const at = new Date();
-    server.app.bus.publish({ job: { ...job, sequence, statusChangedAt: at }, status: job.status, previousStatus: job.previousStatus, sequence, at });
+    server.app.bus.publish({ kind: 'TRANSITION', job: { ...job, sequence, statusChangedAt: at }, status: job.status, previousStatus: job.previousStatus, sequence, at });
   }, TRANSITION_EVERY_MS);
   try {
     const run: SoakRun = { op: 'run', url: server.wsUrl, running: [running], finished, cycles, concurrency: CONCURRENCY, seed };

@@ -14,8 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { launchBrowser, outsideRequests } from '../helpers/browser.ts';
+import { gqlData, waitForEnd as jobEnded } from '../helpers/client.ts';
 import { type Issuer, jwtEnv, makeIssuer, newApiKey } from '../helpers/auth.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
 
@@ -425,6 +426,92 @@ describe('the console on a trusted-documents server', () => {
       body: JSON.stringify({ query: '{ jobs { nodes { id } } }' }),
     });
     assert.equal(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code, 'PERSISTED_QUERY_NOT_FOUND');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
+describe('the console when its socket drops mid-job', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('resubscribes after the last sequence it saw: the states missed meanwhile are listed, none twice, no gap', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(error.message));
+    // Every WebSocket of the page goes through this proxy: it records what the page subscribes
+    // with and what each connection brings, cuts the first at the test's word, and holds the
+    // next one back until the job has moved on without the page.
+    const subscribed: { connection: number; variables: Record<string, unknown> }[] = [];
+    const received: { connection: number; sequence: number; status: string }[] = [];
+    const reconnect = Promise.withResolvers<void>();
+    const reconnecting = Promise.withResolvers<void>();
+    let first: WebSocketRoute | null = null;
+    let connections = 0;
+    await page.routeWebSocket(/\/graphql$/, async (ws) => {
+      const connection = ++connections;
+      const toServer: (string | Buffer)[] = [];
+      let upstream: WebSocketRoute | null = null;
+      ws.onMessage((message) => {
+        const parsed = JSON.parse(String(message)) as { type: string; payload?: { variables?: Record<string, unknown> } };
+        if (parsed.type === 'subscribe' && parsed.payload?.variables && 'afterSequence' in parsed.payload.variables) {
+          subscribed.push({ connection, variables: parsed.payload.variables });
+        }
+        if (upstream) upstream.send(message);
+        else toServer.push(message);
+      });
+      if (connection === 1) first = ws;
+      else {
+        reconnecting.resolve();
+        await reconnect.promise;
+      }
+      upstream = ws.connectToServer();
+      upstream.onMessage((message) => {
+        const parsed = JSON.parse(String(message)) as { type: string; payload?: { data?: { jobStatus?: { sequence: number; status: string } } } };
+        const event = parsed.type === 'next' ? parsed.payload?.data?.jobStatus : undefined;
+        if (event) received.push({ connection, sequence: event.sequence, status: event.status });
+        ws.send(message);
+      });
+      for (const message of toServer.splice(0)) upstream.send(message);
+    });
+    await page.goto(`${server.app.url}/`);
+
+    const id = await run(page, 'select sum(hash(range)) from range(10000000000)', 'dropped');
+    await waitForStatus(page, 'RUNNING');
+    assert.ok(first, 'the page opened its socket through the proxy');
+    // As a network drop would: graphql-ws retries (4499 is not one of its fatal codes).
+    await (first as WebSocketRoute).close({ code: 4499, reason: 'cut by the test' });
+    await reconnecting.promise;
+    // While the page is away: cancelled, ABORTING, then ABORTED.
+    await gqlData(server.url, 'mutation($id: ID!) { cancelJob(id: $id) { job { status } } }', { id });
+    assert.equal((await jobEnded(server.url, id)).status, 'ABORTED');
+    reconnect.resolve();
+
+    await waitForStatus(page, 'ABORTED');
+    assert.deepEqual(await timeline(page), [
+      [1, 'QUEUED'],
+      [2, 'RUNNING'],
+      [3, 'ABORTING'],
+      [4, 'ABORTED'],
+    ]);
+    const timelineList = page.getByRole('list', { name: 'Status changes' });
+    assert.equal(await timelineList.locator('.step-previous, .step-submit, .missed').count(), 0, 'every state came as an event');
+    assert.deepEqual(subscribed, [
+      { connection: 1, variables: { id, afterSequence: 0 } },
+      { connection: 2, variables: { id, afterSequence: 2 } },
+    ]);
+    assert.deepEqual(
+      received.map(({ connection, sequence, status }) => `${connection}: ${sequence} ${status}`),
+      ['1: 1 QUEUED', '1: 2 RUNNING', '2: 3 ABORTING', '2: 4 ABORTED'],
+    );
     assert.deepEqual(errors, []);
     await page.close();
   });

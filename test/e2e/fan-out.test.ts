@@ -29,7 +29,13 @@ const keys = {
 
 let server: TestServer;
 before(async () => {
-  server = await startServer({ JOBQL_API_KEYS: Object.values(keys).map((k) => k.entry).join(','), JOBQL_MAX_CONCURRENT_JOBS: '2' });
+  // Transitions only: a PROGRESS event reaches just the subscribers open when it is published, and
+  // these tests compare every subscriber's events (the progress fan-out: test/e2e/progress.test.ts).
+  server = await startServer({
+    JOBQL_API_KEYS: Object.values(keys).map((k) => k.entry).join(','),
+    JOBQL_MAX_CONCURRENT_JOBS: '2',
+    JOBQL_PROGRESS_EVENTS_PER_SECOND: '0',
+  });
 });
 after(() => server.stop());
 

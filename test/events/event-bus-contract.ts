@@ -91,6 +91,8 @@ function transition(jobId: string, sequence: number, status: JobStatus, previous
     resultExpiresAt: status === 'SUCCESS' ? at(86_400_000) : null,
     owner: 'alice',
     idempotencyKey: sequence === 1 ? null : 'key-1',
+    cancelIfUnwatchedSeconds: null,
+    notification: null,
   };
   return eventOf(job);
 }

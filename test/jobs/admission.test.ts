@@ -47,7 +47,20 @@ describe('validateSubmission', () => {
       timeoutSeconds: 60,
       waitMs: 0,
       idempotencyKey: null,
+      cancelIfUnwatchedSeconds: null,
+      notifyUrl: null,
     });
+  });
+
+  test('cancelIfUnwatchedSeconds: the server default unless the job says otherwise; 0 turns it off', () => {
+    assert.equal(validateSubmission({ sql: 'select 1', cancelIfUnwatchedSeconds: 30 }, limits).cancelIfUnwatchedSeconds, 30);
+    const withDefault = { ...limits, defaultCancelIfUnwatchedSeconds: 600 };
+    assert.equal(validateSubmission({ sql: 'select 1' }, withDefault).cancelIfUnwatchedSeconds, 600);
+    assert.equal(validateSubmission({ sql: 'select 1', cancelIfUnwatchedSeconds: 0 }, withDefault).cancelIfUnwatchedSeconds, null);
+    assert.equal(validateSubmission({ sql: 'select 1', cancelIfUnwatchedSeconds: 5 }, withDefault).cancelIfUnwatchedSeconds, 5);
+    for (const bad of [-1, 86_401, 1.5]) {
+      refuses(() => validateSubmission({ sql: 'select 1', cancelIfUnwatchedSeconds: bad }, limits), 'BAD_USER_INPUT', 'input.cancelIfUnwatchedSeconds');
+    }
   });
 
   test('refuses what breaks a limit with LIMIT_EXCEEDED and malformed input with BAD_USER_INPUT', () => {

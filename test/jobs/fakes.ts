@@ -48,6 +48,8 @@ export function jobWith(fields: Partial<Job> = {}): Job {
     resultExpiresAt: null,
     owner: 'alice',
     idempotencyKey: null,
+    cancelIfUnwatchedSeconds: null,
+    notification: null,
     ...fields,
   };
 }

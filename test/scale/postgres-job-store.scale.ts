@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
+import { eventOf } from '../../src/core/job.ts';
 import type { JobStore, NewJob } from '../../src/store/job-store.ts';
 import { TERMINAL_STATUSES } from '../../src/core/status.ts';
 import { PostgresJobStore } from '../../src/store/postgres-job-store.ts';
@@ -77,6 +78,55 @@ describe('PostgresJobStore on PostgreSQL', () => {
       await again.close();
       const after = await admin.query('SELECT version FROM jobql_schema_version');
       assert.equal(after.rowCount, versions.length);
+    });
+  });
+
+  test('a database from before the history (version 1): its jobs have none, their next transitions are kept', async () => {
+    await withDatabase(async (db, admin) => {
+      const first = await PostgresJobStore.open(db.url);
+      const job = await first.insert(newJob(1));
+      assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
+      await first.close();
+      // Version 1 is version 3 without the history table (2) and the watch and webhook columns (3).
+      await admin.query('DROP TABLE job_transitions');
+      await admin.query('ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds, DROP COLUMN watched_at, DROP COLUMN notification');
+      await admin.query('DELETE FROM jobql_schema_version WHERE version >= 2');
+      const upgraded = await PostgresJobStore.open(db.url);
+      try {
+        assert.deepEqual(await upgraded.transitionsAfter(job.id, 0), []);
+        assert.ok(await upgraded.transition(job.id, 2, 'SUCCESS', new Date(Date.UTC(2030, 0, 1, 0, 0, 2)), {}));
+        assert.deepEqual(
+          (await upgraded.transitionsAfter(job.id, 0)).map((e) => [e.sequence, e.status]),
+          [[3, 'SUCCESS']],
+        );
+      } finally {
+        await upgraded.close();
+      }
+      const { rows } = await admin.query<{ version: number }>('SELECT max(version) AS version FROM jobql_schema_version');
+      assert.equal(rows[0]?.version, 3);
+    });
+  });
+
+  test('a history snapshot means the same instants whatever the writing session\'s time zone', async () => {
+    await withDatabase(async (db, admin) => {
+      // json_build_object writes a timestamptz with the session's offset: +05:30 here.
+      const url = new URL(db.url);
+      url.searchParams.set('options', '-c TimeZone=Asia/Kolkata');
+      const writer = await PostgresJobStore.open(url.toString());
+      const reader = await PostgresJobStore.open(db.url);
+      try {
+        const job = await writer.insert(newJob(7));
+        const moved = await writer.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 5, 1, 12, 0, 0, 321)), {
+          startedAt: new Date(Date.UTC(2030, 5, 1, 11, 59, 59, 999)),
+        });
+        assert.ok(moved);
+        const { rows } = await admin.query<{ snapshot: string }>('SELECT snapshot FROM job_transitions WHERE job_id = $1 AND sequence = 2', [job.id]);
+        assert.match(rows[0]?.snapshot ?? '', /\+05:30/);
+        assert.deepEqual(await reader.transitionsAfter(job.id, 0), [eventOf(job), eventOf(moved)]);
+      } finally {
+        await writer.close();
+        await reader.close();
+      }
     });
   });
 

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { Job, JsonValue } from '../../src/core/job.ts';
+import { eventOf, type Job, type JsonValue } from '../../src/core/job.ts';
 import type { JobStore, Lease, NewJob } from '../../src/store/job-store.ts';
+import { TRANSITIONS_KEPT_PER_JOB } from '../../src/store/job-rows.ts';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus } from '../../src/core/status.ts';
 
 export interface StoreHarness {
@@ -123,6 +124,8 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
           resultExpiresAt: null,
           owner: 'bob',
           idempotencyKey: 'key-1',
+          cancelIfUnwatchedSeconds: null,
+          notification: null,
         };
         assert.deepEqual(inserted, expected);
         assert.equal(typeof inserted.seq, 'number');
@@ -342,6 +345,196 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
         assert.deepEqual(await store.update(job.id, {}), cleared, 'an empty patch returns the job');
         assert.equal(await store.update('no-such-job', { queryId: 'q' }), null);
         assert.equal(await store.update('no-such-job', {}), null);
+      });
+    });
+
+    describe('history (transitionsAfter)', () => {
+      const sequences = async (store: JobStore, id: string, after = 0): Promise<number[]> =>
+        (await store.transitionsAfter(id, after)).map((e) => e.sequence);
+
+      withStore('insert records sequence 1: the event of the job it returned', async (store) => {
+        const job = await store.insert(newJob({ queryText: 'SELECT ?', bindings: [{ b: 1, a: 'é' }, null] }));
+        assert.deepEqual(await store.transitionsAfter(job.id, 0), [eventOf(job)]);
+        assert.deepEqual(await store.transitionsAfter(job.id, 1), []);
+        assert.deepEqual(await store.transitionsAfter('no-such-job', 0), []);
+        const again = await store.insert(newJob({ idempotencyKey: 'k' }));
+        assert.equal((await store.insert(newJob({ idempotencyKey: 'k' }))).id, again.id);
+        assert.deepEqual(await sequences(store, again.id), [1], 'an idempotent repeat records nothing');
+      });
+
+      withStore('every transition is recorded, in order, with the job as it was right after it', async (store) => {
+        // A long SQL text and bindings: the history reads them from the job, byte for byte.
+        const queryText = `SELECT ? -- ${'x'.repeat(50_000)}`;
+        const bindings: JsonValue[] = [1e21, 'nul \u0000 🦆', { z: 1, a: [] }];
+        const inserted = await store.insert(newJob({ queryText, bindings, tag: 't' }));
+        const claimed = await store.claim(inserted.id, at(1_001), lease('me', 60_000));
+        assert.ok(claimed);
+        await store.update(inserted.id, { queryId: 'q-1', progress: { percentage: 5, rowsProcessed: 1, totalRowsToProcess: null } });
+        const running = await store.transition(inserted.id, 1, 'RUNNING', at(2_002), { startedAt: at(2_001) });
+        assert.ok(running);
+        // Progress is no transition: no event, and the next transition's job carries it.
+        await store.update(inserted.id, { progress: { percentage: 50, rowsProcessed: 10, totalRowsToProcess: 20 } });
+        assert.ok(await store.renewLeases([inserted.id], lease('me', 90_000)));
+        const aborting = await store.transition(inserted.id, 2, 'ABORTING', at(3_003), {});
+        assert.ok(aborting);
+        const aborted = await store.transition(inserted.id, 3, 'ABORTED', at(4_004), {
+          endedAt: at(4_004),
+          error: { code: 'QUERY_CANCELLED', sqlState: null, message: 'cancelled ✗' },
+          progress: null,
+        });
+        assert.ok(aborted);
+        assert.equal(aborted.sequence, 4);
+        await store.update(inserted.id, { resultExpiresAt: at(9_009) });
+
+        const history = await store.transitionsAfter(inserted.id, 0);
+        assert.deepEqual(history, [eventOf(inserted), eventOf(running), eventOf(aborting), eventOf(aborted)]);
+        assert.equal(history[1]?.job.queryId, 'q-1', 'the update before the transition is in its job');
+        assert.deepEqual(history[2]?.job.progress, { percentage: 50, rowsProcessed: 10, totalRowsToProcess: 20 });
+        assert.equal(history[3]?.job.resultExpiresAt, null, 'the update after it is not');
+        assert.equal(history[0]?.job.queryText, queryText);
+        assert.equal(JSON.stringify(history[0]?.job.bindings), JSON.stringify(bindings));
+        assert.deepEqual(
+          history.map((e) => [e.previousStatus, e.status, e.at.getTime()]),
+          [
+            [null, 'QUEUED', inserted.submittedAt.getTime()],
+            ['QUEUED', 'RUNNING', at(2_002).getTime()],
+            ['RUNNING', 'ABORTING', at(3_003).getTime()],
+            ['ABORTING', 'ABORTED', at(4_004).getTime()],
+          ],
+        );
+        // Exactly the later ones, from any point.
+        for (let after = 0; after <= 5; after++) {
+          assert.deepEqual(await store.transitionsAfter(inserted.id, after), history.slice(after), `after ${after}`);
+        }
+        assert.deepEqual(await store.transitionsAfter(inserted.id, -1), history);
+      });
+
+      withStore('a compare-and-set loser records nothing', async (store, harness) => {
+        const peer = await harness.openPeer();
+        for (let round = 0; round < 5; round++) {
+          const job = await store.insert(newJob());
+          const results = await Promise.all([
+            store.transition(job.id, 1, 'ABORTING', at(1), {}),
+            peer.transition(job.id, 1, 'RUNNING', at(2), {}),
+            store.transition(job.id, 1, 'SUCCESS', at(3), {}),
+            peer.transition(job.id, 1, 'FAILED_WITH_ERROR', at(4), {}),
+          ]);
+          const winner = results.find((r): r is Job => r !== null);
+          assert.ok(winner);
+          assert.deepEqual(await peer.transitionsAfter(job.id, 0), [eventOf(job), eventOf(winner)], `round ${round}`);
+          assert.equal(await store.transition(job.id, 1, 'RUNNING', at(5), {}), null, 'stale');
+          assert.deepEqual(await sequences(store, job.id), [1, 2]);
+        }
+      });
+
+      withStore('racing writers on two connections: each job\'s history is its gap-free list of winners', async (store, harness) => {
+        const peer = await harness.openPeer();
+        const jobs = await Promise.all(Array.from({ length: 6 }, () => store.insert(newJob())));
+        // Each writer moves each job on from the sequence it last saw, as the TransitionWriter does.
+        const writer = async (own: JobStore, statuses: readonly JobStatus[]): Promise<Job[]> => {
+          const won: Job[] = [];
+          for (const job of jobs) {
+            for (const status of statuses) {
+              const current = await own.get(job.id);
+              assert.ok(current);
+              const moved = await own.transition(job.id, current.sequence, status, at(current.sequence), {});
+              if (moved) won.push(moved);
+            }
+          }
+          return won;
+        };
+        const won = (await Promise.all([
+          writer(store, ['RUNNING', 'QUEUED', 'RUNNING']),
+          writer(peer, ['BLOCKED', 'RUNNING', 'QUEUED']),
+        ])).flat();
+        for (const job of jobs) {
+          const history = await store.transitionsAfter(job.id, 0);
+          const final = await store.get(job.id);
+          assert.deepEqual(history.map((e) => e.sequence), Array.from({ length: final?.sequence ?? 0 }, (_, i) => i + 1));
+          const winners = won.filter((w) => w.id === job.id).sort((a, b) => a.sequence - b.sequence);
+          assert.deepEqual(history.slice(1), winners.map(eventOf));
+          for (let i = 1; i < history.length; i++) assert.equal(history[i]?.previousStatus, history[i - 1]?.status);
+        }
+      });
+
+      withStore(`the latest ${TRANSITIONS_KEPT_PER_JOB} transitions of a job are kept`, async (store) => {
+        const job = await store.insert(newJob());
+        const other = await store.insert(newJob());
+        let current: Job = job;
+        const moves = TRANSITIONS_KEPT_PER_JOB + 5;
+        for (let i = 0; i < moves; i++) {
+          const moved = await store.transition(job.id, current.sequence, i % 2 ? 'QUEUED' : 'RUNNING', at(i), {});
+          assert.ok(moved);
+          current = moved;
+        }
+        const kept = await sequences(store, job.id);
+        const last = moves + 1;
+        assert.deepEqual(kept, Array.from({ length: TRANSITIONS_KEPT_PER_JOB }, (_, i) => last - TRANSITIONS_KEPT_PER_JOB + 1 + i));
+        assert.deepEqual((await store.transitionsAfter(job.id, last - 1)).map(({ job: j }) => j), [current]);
+        assert.deepEqual(await sequences(store, other.id), [1], 'another job keeps its own');
+      });
+    });
+
+    describe('watches, webhooks and places in line', () => {
+      withStore('listUnwatched: jobs whose cancelIfUnwatchedSeconds passed since their last watch (or submission)', async (store) => {
+        const never = await store.insert(newJob({ cancelIfUnwatchedSeconds: 10 }));
+        const touched = await store.insert(newJob({ cancelIfUnwatchedSeconds: 10 }));
+        const without = await store.insert(newJob());
+        const ended = await store.insert(newJob({ cancelIfUnwatchedSeconds: 10 }));
+        assert.ok(await store.transition(ended.id, 1, 'ABORTED', at(1), {}));
+        assert.equal(never.cancelIfUnwatchedSeconds, 10);
+        assert.equal(without.cancelIfUnwatchedSeconds, null);
+        const late = new Date(touched.submittedAt.getTime() + 10_000);
+        assert.deepEqual(sorted(ids(await store.listUnwatched(late, 10))), sorted([never.id, touched.id]));
+        await store.touch([touched.id, without.id, ended.id], new Date(late.getTime() - 1));
+        assert.deepEqual(ids(await store.listUnwatched(late, 10)), [never.id]);
+        assert.deepEqual(sorted(ids(await store.listUnwatched(new Date(late.getTime() + 9_999), 10))), sorted([never.id, touched.id]));
+        assert.deepEqual(ids(await store.listUnwatched(new Date(late.getTime() + 9_999), 1)), [never.id], 'oldest first, limited');
+        await store.touch([], late);
+      });
+
+      withStore('a notification round-trips; listUndelivered finds ended jobs neither delivered nor given up', async (store) => {
+        const pending = await store.insert(newJob({ notifyUrl: 'https://hooks.example/a' }));
+        assert.deepEqual(pending.notification, {
+          url: 'https://hooks.example/a',
+          attempts: 0,
+          firstAttemptAt: null,
+          deliveredAt: null,
+          lastError: null,
+          gaveUp: false,
+        });
+        const delivered = await store.insert(newJob({ notifyUrl: 'https://hooks.example/b' }));
+        const gaveUp = await store.insert(newJob({ notifyUrl: 'https://hooks.example/c' }));
+        const running = await store.insert(newJob({ notifyUrl: 'https://hooks.example/d' }));
+        await store.insert(newJob());
+        for (const job of [pending, delivered, gaveUp]) assert.ok(await store.transition(job.id, 1, 'ABORTED', at(5_000), { endedAt: at(5_000) }));
+        const record = { attempts: 2, firstAttemptAt: at(5_001), deliveredAt: at(5_002), lastError: null, gaveUp: false };
+        const updated = await store.update(delivered.id, { notification: { url: 'https://hooks.example/b', ...record } });
+        assert.deepEqual(updated?.notification, { url: 'https://hooks.example/b', ...record });
+        await store.update(gaveUp.id, {
+          notification: { url: 'https://hooks.example/c', attempts: 9, firstAttemptAt: at(5_001), deliveredAt: null, lastError: 'HTTP 500', gaveUp: true },
+        });
+        assert.deepEqual(ids(await store.listUndelivered(at(4_999), 10)), [pending.id]);
+        assert.deepEqual(ids(await store.listUndelivered(at(5_000), 10)), [], 'ended after the bound only');
+        assert.equal((await store.get(running.id))?.notification?.attempts, 0);
+      });
+
+      withStore('countWaitingBefore: older waiting jobs of the owner and of every owner not passed over', async (store) => {
+        const a1 = await store.insert(newJob({ owner: 'a' }));
+        const b1 = await store.insert(newJob({ owner: 'b' }));
+        const a2 = await store.insert(newJob({ owner: 'a' }));
+        const c1 = await store.insert(newJob({ owner: 'c' }));
+        const dispatched = await store.insert(newJob({ owner: 'c' }));
+        assert.ok(await store.claim(dispatched.id, at(1), lease('me', 60_000)));
+        const b2 = await store.insert(newJob({ owner: 'b' }));
+        assert.equal(await store.countWaitingBefore(a1.seq, 'a', []), 0);
+        assert.equal(await store.countWaitingBefore(c1.seq, 'c', []), 3);
+        assert.equal(await store.countWaitingBefore(b2.seq, 'b', []), 4, 'the dispatched job is not waiting');
+        // a holds its share: b and c pass a's jobs; a's own jobs still wait behind each other.
+        assert.equal(await store.countWaitingBefore(c1.seq, 'c', ['a']), 1);
+        assert.equal(await store.countWaitingBefore(a2.seq, 'a', ['a']), 2);
+        assert.equal(await store.countWaitingBefore(b2.seq, 'b', ['a', 'c']), 1);
+        void b1;
       });
     });
 

@@ -1,5 +1,5 @@
-import { Fragment, useEffect } from 'react';
-import { useMutation, useQuery, useSubscription } from 'urql';
+import { Fragment } from 'react';
+import { useMutation, useSubscription } from 'urql';
 import { describeError } from '../errors';
 import { graphql } from '../gql';
 import type { JobStatus as Status, JobStatusSubscription } from '../gql/graphql';
@@ -7,8 +7,9 @@ import { ErrorView } from './ErrorView';
 import { StatusBadge } from './StatusBadge';
 
 const JobStatusEvents = graphql(`
-  subscription JobStatus($id: ID!) {
-    jobStatus(id: $id) {
+  subscription JobStatus($id: ID!, $afterSequence: Int) {
+    jobStatus(id: $id, afterSequence: $afterSequence) {
+      kind
       sequence
       status
       previousStatus
@@ -18,6 +19,8 @@ const JobStatusEvents = graphql(`
         isTerminal
         startedAt
         endedAt
+        queuePosition
+        queueReason
         progress {
           percentage
           rowsProcessed
@@ -33,20 +36,6 @@ const JobStatusEvents = graphql(`
   }
 `);
 
-/** Progress changes without a transition (no event): read while the job runs. */
-const JobProgress = graphql(`
-  query JobProgress($id: ID!) {
-    job(id: $id) {
-      id
-      progress {
-        percentage
-        rowsProcessed
-        totalRowsToProcess
-      }
-    }
-  }
-`);
-
 const CancelJob = graphql(`
   mutation CancelJob($id: ID!) {
     cancelJob(id: $id) {
@@ -57,8 +46,6 @@ const CancelJob = graphql(`
     }
   }
 `);
-
-const PROGRESS_POLL_MS = 2000;
 
 type Event = JobStatusSubscription['jobStatus'];
 export type EventJob = Event['job'];
@@ -78,8 +65,12 @@ export interface Timeline {
   job: EventJob | null;
 }
 
-/** Applies one event; repeats (sequence <= the last seen, e.g. a terminal event delivered twice) change nothing. */
+/**
+ * Applies one event; repeats (sequence <= the last seen, e.g. a terminal event delivered twice)
+ * change nothing. A PROGRESS or QUEUE_POSITION event of the latest state updates the job only.
+ */
 export function applyEvent(timeline: Timeline, event: Event): Timeline {
+  if (event.kind !== 'TRANSITION') return event.sequence === timeline.last ? { ...timeline, job: event.job } : timeline;
   if (event.sequence <= timeline.last) return timeline;
   const steps = timeline.steps.filter((step) => step.sequence < event.sequence);
   const before = event.sequence - 1;
@@ -91,10 +82,18 @@ export function applyEvent(timeline: Timeline, event: Event): Timeline {
   return { steps, last: event.sequence, job: event.job };
 }
 
-/** The job's states, live over the `jobStatus` subscription, starting from what the submit answered. */
+/**
+ * The job's states, live over the `jobStatus` subscription, starting from what the submit answered.
+ * It asks for every transition after the seed's last (`afterSequence`; 0: the whole history from
+ * QUEUED 1). After a dropped socket, graphql-ws subscribes again with the last sequence seen
+ * (client.ts, subscribeResuming), so the server sends the ones missed meanwhile: no gap. A job
+ * from before the server kept histories starts at its current state; its earlier states show as
+ * before (from `previousStatus`, or as states not seen).
+ */
 export function useJobTimeline(id: string, seed: Timeline) {
-  const [result] = useSubscription({ query: JobStatusEvents, variables: { id } }, (previous: Timeline | undefined, data) =>
-    applyEvent(previous ?? seed, data.jobStatus),
+  const [result] = useSubscription(
+    { query: JobStatusEvents, variables: { id, afterSequence: seed.last } },
+    (previous: Timeline | undefined, data) => applyEvent(previous ?? seed, data.jobStatus),
   );
   return { timeline: result.data ?? seed, error: result.error };
 }
@@ -113,13 +112,9 @@ export function JobStatus({ id, timeline }: { id: string; timeline: Timeline }) 
   const current = timeline.steps.at(-1)?.status ?? null;
   const terminal = timeline.job?.isTerminal ?? false;
   const running = current === 'RUNNING';
-  const [progressResult, readProgress] = useQuery({ query: JobProgress, variables: { id }, pause: !running });
-  useEffect(() => {
-    if (!running) return undefined;
-    const timer = setInterval(() => readProgress(), PROGRESS_POLL_MS);
-    return () => clearInterval(timer);
-  }, [running, readProgress]);
-  const progress = running ? (progressResult.data?.job?.progress ?? timeline.job?.progress ?? null) : null;
+  // Both come as events (PROGRESS, QUEUE_POSITION): nothing is polled.
+  const progress = running ? (timeline.job?.progress ?? null) : null;
+  const place = current === 'QUEUED' ? (timeline.job?.queuePosition ?? null) : null;
   const [cancellation, cancel] = useMutation(CancelJob);
   const started = timeline.job?.startedAt;
   const ended = timeline.job?.endedAt;
@@ -132,6 +127,11 @@ export function JobStatus({ id, timeline }: { id: string; timeline: Timeline }) 
           Status: {current ? <StatusBadge status={current} /> : 'waiting for the first event…'}
         </p>
         {took && <span className="muted">{took}</span>}
+        {place !== null && (
+          <span className="muted queue-position">
+            #{place} in line{timeline.job?.queueReason === 'PRINCIPAL_LIMIT' ? ' (your running jobs are at their limit)' : ''}
+          </span>
+        )}
         {!terminal && current && (
           <button
             type="button"

@@ -8,7 +8,7 @@ import {
   StatementType,
 } from '@duckdb/node-api';
 import { JobErrorCode } from '../../core/errors.ts';
-import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
+import type { DmlCounts, JobError, JobProgress, JsonValue } from '../../core/job.ts';
 import { columnChunks, convertRows } from './json-values.ts';
 import { quoteLiteral, type ResultCaps } from './parquet-result-store.ts';
 import type { ParquetResultWriter } from './parquet-result-writer.ts';
@@ -17,6 +17,8 @@ import type { SubmitRequest } from '../warehouse.ts';
 import type { Column, QueryState } from '../../core/results.ts';
 import { jobErrorFromDuckDB } from './duckdb-errors.ts';
 import { type StopReason, stoppedState } from './engine-protocol.ts';
+import { JOB_CONNECTION_SETUP } from './hardened-instance.ts';
+import { completedProgress, progressOf, sameProgress } from './query-progress.ts';
 
 /**
  * Statement kinds user SQL may run. The rest reach the host's files or the engine's setup (COPY,
@@ -65,6 +67,13 @@ class StatementError extends Error {
 /** How often an interrupt is sent again until the engine gives up the query. */
 const INTERRUPT_RETRY_MS = 100;
 
+/**
+ * How often the progress of each executing statement is read. A reading is a copy of a few atomics
+ * (no lock, no round trip); a changed one is sent as the query's state, so each query's progress
+ * reaches the API process at most 4 times a second.
+ */
+export const PROGRESS_SAMPLE_MS = 250;
+
 const MERGE_COUNT_COLUMNS: Column[] = [
   { name: 'number of rows inserted', type: 'BIGINT', nullable: false },
   { name: 'number of rows updated', type: 'BIGINT', nullable: false },
@@ -78,7 +87,8 @@ const MERGE_COUNT_COLUMNS: Column[] = [
  * threads (off the event loop), each job on a fresh connection so no session state (temporary
  * tables, variables, an open transaction) leaks from one job to the next. A query's result goes
  * from the engine straight into a Parquet file (ParquetResultWriter); the job service bounds how
- * many jobs run at once.
+ * many jobs run at once. While a statement executes, its progress is read every PROGRESS_SAMPLE_MS
+ * and a change is reported like any other change of the query's state.
  */
 export class DuckDBEngine {
   readonly #instance: DuckDBInstance;
@@ -86,6 +96,10 @@ export class DuckDBEngine {
   readonly #caps: ResultCaps;
   readonly #queries = new Map<string, Query>();
   readonly #listeners = new Set<(queryId: string, state: QueryState) => void>();
+  /** The queries with a statement executing right now: the ones whose progress is read. */
+  readonly #executing = new Map<string, Query>();
+  /** Armed only while a statement executes. */
+  #sampler: NodeJS.Timeout | null = null;
 
   constructor(instance: DuckDBInstance, results: ParquetResultWriter, caps: ResultCaps) {
     this.#instance = instance;
@@ -130,7 +144,44 @@ export class DuckDBEngine {
 
   async close(): Promise<void> {
     for (const query of this.#queries.values()) this.#stop(query, 'cancel');
+    this.#stopSampler();
     this.#instance.closeSync();
+  }
+
+  /**
+   * Runs one statement's execution with its progress sampled. Only then: between statements, and
+   * while one is being prepared, DuckDB has no query to report on (-1), and reading it would turn
+   * the last real reading into "unknown" for a moment.
+   */
+  async #sampled<T>(queryId: string, query: Query, execute: () => Promise<T>): Promise<T> {
+    this.#executing.set(queryId, query);
+    this.#sampler ??= setInterval(() => this.#sample(), PROGRESS_SAMPLE_MS);
+    try {
+      return await execute();
+    } finally {
+      this.#executing.delete(queryId);
+      if (this.#executing.size === 0) this.#stopSampler();
+    }
+  }
+
+  #stopSampler(): void {
+    if (this.#sampler) clearInterval(this.#sampler);
+    this.#sampler = null;
+  }
+
+  /** Reads every executing statement's progress; a change is reported as the query's new state. */
+  #sample(): void {
+    for (const [queryId, query] of this.#executing) {
+      const connection = query.connection;
+      if (!connection || query.stopReason || query.state.endedAt) continue;
+      let progress: JobProgress;
+      try {
+        progress = progressOf(connection.progress);
+      } catch {
+        continue; // the connection is closing under us: its end is reported by #run
+      }
+      if (!sameProgress(progress, query.state.progress)) this.#changed(queryId, query, { progress });
+    }
   }
 
   #changed(queryId: string, query: Query, patch: Partial<QueryState>): void {
@@ -144,6 +195,7 @@ export class DuckDBEngine {
     try {
       connection = await this.#instance.connect();
       query.connection = connection;
+      for (const setting of JOB_CONNECTION_SETUP) await connection.run(setting);
       // Snowflake's RESULT_SCAN: any earlier job's stored result, by job id or query id.
       await connection.run(
         `CREATE TEMP MACRO result_scan(id) AS TABLE SELECT * FROM read_parquet(${quoteLiteral(this.#results.directory + '/')} || id || '.parquet')`,
@@ -152,7 +204,8 @@ export class DuckDBEngine {
       this.#changed(queryId, query, { status: 'RUNNING', startedAt: new Date() });
       timer = setTimeout(() => this.#stop(query, 'timeout'), request.timeoutSeconds * 1000);
       const dml = await this.#runStatements(queryId, query, connection, request);
-      this.#changed(queryId, query, { status: 'SUCCESS', endedAt: new Date(), dml });
+      // DuckDB forgets a statement's progress once it ends; a job that succeeded did all its work.
+      this.#changed(queryId, query, { status: 'SUCCESS', endedAt: new Date(), dml, progress: completedProgress(query.state.progress) });
     } catch (error) {
       const state = this.#failure(query, error);
       this.#changed(queryId, query, { ...state, endedAt: new Date() });
@@ -213,7 +266,8 @@ export class DuckDBEngine {
         prepared.destroySync();
         prepared = await connection.prepare(`${text}\nRETURNING merge_action`);
         bind(prepared, values);
-        const counts = await countMerge(prepared);
+        const merge = prepared;
+        const counts = await this.#sampled(queryId, query, () => countMerge(merge));
         dml = addDmlCounts(dml, counts);
         if (isLast) {
           const row = [counts.rowsInserted, counts.rowsUpdated, counts.rowsDeleted];
@@ -228,15 +282,18 @@ export class DuckDBEngine {
         if (copy) {
           prepared.destroySync();
           if (query.stopReason) throw new Error('interrupted');
-          await this.#storeQuery(queryId, request.jobId, copy);
+          await this.#sampled(queryId, query, () => this.#storeQuery(queryId, request.jobId, copy));
           continue;
         }
       }
       bind(prepared, values);
       if (query.stopReason) throw new Error('interrupted');
-      const result = await prepared.stream();
-      dml = addDmlCounts(dml, dmlOf(type, result.rowsChanged));
-      if (isLast) await this.#storeInline(queryId, request.jobId, result);
+      const statement = prepared;
+      await this.#sampled(queryId, query, async () => {
+        const result = await statement.stream();
+        dml = addDmlCounts(dml, dmlOf(type, result.rowsChanged));
+        if (isLast) await this.#storeInline(queryId, request.jobId, result);
+      });
     }
     return dml;
   }

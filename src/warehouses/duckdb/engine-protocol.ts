@@ -31,7 +31,11 @@ export type EngineMessage =
   /** The instance could not be opened (a locked or corrupt file, a bad setting). */
   | { type: 'start-failed'; message: string }
   | { type: 'reply'; id: number; error: string | null }
-  /** A query changed state; sent in order, so the last one received is the query's state. */
+  /**
+   * A query changed state; sent in order, so the last one received is the query's state. A change
+   * of its progress alone is one too (`state.progress`; at most every PROGRESS_SAMPLE_MS while a
+   * statement executes, only when the reading changed).
+   */
   | { type: 'state'; queryId: string; state: QueryState }
   /**
    * DuckDB invalidated the instance (`queryId` hit the error; its state was sent first). Nothing

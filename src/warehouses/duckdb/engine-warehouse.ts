@@ -202,7 +202,11 @@ export class EngineWarehouse implements Warehouse {
     this.#readerInstance.closeSync();
   }
 
-  /** A state the engine sent: kept for `status`, and the poller nudged. */
+  /**
+   * A state the engine sent: kept for `status`, and the poller nudged. A change of progress alone
+   * nudges too (at most every PROGRESS_SAMPLE_MS per query): `status` answers from here, so it
+   * costs no round trip, and subscribers never add a check.
+   */
   #onState(engine: Engine, queryId: string, state: QueryState): void {
     const query = this.#queries.get(queryId);
     if (!query || query.engine !== engine || isTerminal(query.state.status)) return;

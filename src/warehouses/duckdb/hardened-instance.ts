@@ -48,3 +48,15 @@ export async function openHardenedInstance(options: DuckDBHardening): Promise<Du
   }
   return instance;
 }
+
+/**
+ * What every job's fresh connection runs before the job's SQL: DuckDB's progress counter, without
+ * its printer. `enable_progress_bar` is a connection-local setting: DuckDB refuses it in the
+ * instance's options map ("Failed to set config"; so are `progress_bar_time` and
+ * `enable_progress_bar_print`), and `SET` refuses it once the configuration is locked. The PRAGMA
+ * forms are not refused by the lock (measured on 1.5.6): they switch only this connection, and the
+ * job's SQL could run them itself (it gains nothing: the printer writes to the engine's stdout,
+ * which goes nowhere). `progress_bar_time` (locked at its 2000 ms) delays only the printing, not
+ * the counter `DuckDBConnection.progress` reads.
+ */
+export const JOB_CONNECTION_SETUP: readonly string[] = ['PRAGMA enable_progress_bar', 'PRAGMA disable_print_progress_bar'];
