@@ -195,6 +195,8 @@ describe('the console on an open server', () => {
     assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b));
     assert.deepEqual(frames.at(-1), { sequence: 3, status: 'SUCCESS' });
 
+    // The grid loads its first page once SUCCESS shows: wait for it, then read its columns.
+    await page.getByRole('columnheader').first().waitFor();
     const headers = (await page.getByRole('columnheader').allInnerTexts()).map((h) => h.replace(/\s+/g, ' ').trim());
     assert.deepEqual(headers, ['#', 'n BIGINT', 's VARCHAR']);
     await page.getByText('Rows 1–100 of 250').waitFor();
