@@ -477,9 +477,13 @@ describe('the console when its socket drops mid-job', () => {
       }
       upstream = ws.connectToServer();
       upstream.onMessage((message) => {
-        const parsed = JSON.parse(String(message)) as { type: string; payload?: { data?: { jobStatus?: { sequence: number; status: string } } } };
+        const parsed = JSON.parse(String(message)) as {
+          type: string;
+          payload?: { data?: { jobStatus?: { kind: string; sequence: number; status: string } } };
+        };
         const event = parsed.type === 'next' ? parsed.payload?.data?.jobStatus : undefined;
-        if (event) received.push({ connection, sequence: event.sequence, status: event.status });
+        // Progress updates repeat the current sequence by design; the history is the transitions.
+        if (event?.kind === 'TRANSITION') received.push({ connection, sequence: event.sequence, status: event.status });
         ws.send(message);
       });
       for (const message of toServer.splice(0)) upstream.send(message);

@@ -6,12 +6,22 @@
  * Endpoints: login, token renewal, query request (async and sync), monitoring, result by query id
  * (inline rows and chunks), abort (by query id and by request id), SYSTEM$CANCEL_QUERY, heartbeat,
  * logout, telemetry.
+ *
+ * A SELECT marked with the comment `lazy result` (LAZY_RESULT) keeps its result in a DuckDB table
+ * and converts each chunk to wire strings only when it is fetched, so a result of millions of rows
+ * costs the process that runs the double (often jobql's own, in tests) no JavaScript memory.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
+  StatementType,
+} from '@duckdb/node-api';
 import { splitStatements } from '../../src/jobs/sql-statements.ts';
 import { type RowType, rowTypeOf, wireValue } from './rowtype.ts';
 
@@ -48,6 +58,8 @@ export interface QueryRecord {
   endTime: number;
   rowType: RowType[];
   rows: (string | null)[][];
+  /** A lazy result's table (`rows` is then empty): its name, row count and column types. */
+  lazy?: { table: string; count: number; types: DuckDBType[] };
   /** DML counts and statement type id of the last statement, Snowflake style. */
   statementTypeId: number;
   /** A multi-statement query's child query ids, comma separated (Snowflake's `resultIds`). */
@@ -113,6 +125,8 @@ const DML_COLUMNS: Partial<Record<StatementType, { typeId: number; columns: stri
   },
   [StatementType.DELETE]: { typeId: DML_TYPE_IDS.DELETE, columns: ['number of rows deleted'] },
 };
+/** The marker of a SELECT whose result stays in DuckDB until its chunks are fetched. */
+const LAZY_RESULT = /\/\*\s*lazy result\s*\*\//i;
 const countColumn = (name: string): RowType => ({ name, type: 'fixed', precision: 19, scale: 0, nullable: false });
 const CANCELLED = { code: '000604', sqlState: '57014', message: 'SQL execution canceled' };
 const timeoutError = (seconds: number) => ({
@@ -326,6 +340,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       query.statementTypeId = DML_TYPE_IDS.MERGE;
       return;
     }
+    if (type === StatementType.SELECT && LAZY_RESULT.test(text)) return runLazily(query, connection, text, values);
     if (values.length > 0) prepared.bind(values as never[]);
     const reader = await prepared.runAndReadAll();
     const dml = DML_COLUMNS[type];
@@ -347,6 +362,40 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     const json = reader.getRowsJson();
     query.rows = reader.getRows().map((row, r) => row.map((v, c) => wireValue(v, json[r]?.[c], types[c]!)));
     query.statementTypeId = type === StatementType.SELECT ? SELECT_TYPE_ID : DDL_TYPE_ID;
+  }
+
+  /** Runs a SELECT into a table of its own; its rows are read from there a chunk at a time. */
+  async function runLazily(query: QueryRecord, connection: DuckDBConnection, text: string, values: unknown[]): Promise<void> {
+    const table = `lazy_result_${query.id.replaceAll('-', '_')}`;
+    const create = await connection.prepare(`CREATE TABLE ${table} AS\n${text.trim().replace(/;\s*$/, '')}\n`);
+    if (values.length > 0) create.bind(values as never[]);
+    await create.run();
+    const shape = await connection.runAndReadAll(`SELECT * FROM ${table} LIMIT 0`);
+    const counted = await connection.runAndReadAll(`SELECT count(*) FROM ${table}`);
+    const types = shape.columnTypes();
+    query.rowType = shape.columnNames().map((name, i) => rowTypeOf(name, types[i]!));
+    query.lazy = { table, count: Number(counted.getRows()[0]?.[0] ?? 0), types };
+    query.statementTypeId = SELECT_TYPE_ID;
+  }
+
+  function resultLength(query: QueryRecord): number {
+    return query.lazy?.count ?? query.rows.length;
+  }
+
+  /** Rows [first, first + count) as wire strings. */
+  async function rowsOf(query: QueryRecord, first: number, count: number): Promise<(string | null)[][]> {
+    const lazy = query.lazy;
+    if (!lazy) return query.rows.slice(first, first + count);
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(
+        `SELECT * FROM ${lazy.table} WHERE rowid >= ${first} AND rowid < ${first + count} ORDER BY rowid`,
+      );
+      const json = reader.getRowsJson();
+      return reader.getRows().map((row, r) => row.map((v, c) => wireValue(v, json[r]?.[c], lazy.types[c]!)));
+    } finally {
+      connection.closeSync();
+    }
   }
 
   function finish(query: QueryRecord, error: QueryRecord['error']): void {
@@ -387,15 +436,16 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     query.connection?.interrupt();
   }
 
-  function resultBody(query: QueryRecord): unknown {
+  async function resultBody(query: QueryRecord): Promise<unknown> {
     if (faults.expiredResults.has(query.id)) {
       return failure('000710', `Result for query ${query.id} has expired`, { sqlState: '02000', queryId: query.id });
     }
     if (query.error) return failure(query.error.code, query.error.message, { sqlState: query.error.sqlState, queryId: query.id });
-    const inline = query.rows.slice(0, chunkRows);
+    const total = resultLength(query);
+    const inline = await rowsOf(query, 0, chunkRows);
     const chunks = [];
-    for (let first = chunkRows; first < query.rows.length; first += chunkRows) {
-      const rowCount = Math.min(chunkRows, query.rows.length - first);
+    for (let first = chunkRows; first < total; first += chunkRows) {
+      const rowCount = Math.min(chunkRows, total - first);
       chunks.push({ url: `${url}/chunks/${query.id}/${first}`, rowCount, uncompressedSize: rowCount * 16, compressedSize: rowCount * 8 });
     }
     return ok({
@@ -408,8 +458,8 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       }).map(([name, value]) => ({ name, value })),
       rowtype: query.rowType,
       rowset: inline,
-      total: query.rows.length,
-      returned: query.rows.length,
+      total,
+      returned: total,
       queryId: query.id,
       queryResultFormat: 'json',
       statementTypeId: query.statementTypeId,
@@ -462,7 +512,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       const [, , id = '', first = '0'] = pathname.split('/');
       const query = queries.get(id);
       if (!query) return send(404, 'no such chunk', 'text/plain');
-      const rows = query.rows.slice(Number(first), Number(first) + chunkRows);
+      const rows = await rowsOf(query, Number(first), chunkRows);
       return send(200, rows.map((r) => JSON.stringify(r)).join(','), 'text/plain');
     }
     if (pathname === '/session/token-request') {
@@ -534,7 +584,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       }
       const finished = await Promise.race([query.done.then(() => true), sleep(syncWaitMs).then(() => false)]);
       if (!finished) return send(200, { data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result` }, code: '333333', success: true });
-      return send(200, resultBody(query));
+      return send(200, await resultBody(query));
     }
     const monitoring = /^\/monitoring\/queries\/([0-9a-f-]+)$/.exec(pathname);
     if (monitoring?.[1]) {
@@ -572,7 +622,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       if (!query) return send(200, failure('000709', `Statement ${result[1]} not found`, { sqlState: '02000' }));
       await Promise.race([query.done, sleep(syncWaitMs)]);
       if (query.endTime === 0) return send(200, { data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result` }, code: '333333', success: true });
-      return send(200, resultBody(query));
+      return send(200, await resultBody(query));
     }
     const abortById = /^\/queries\/([0-9a-f-]+)\/abort-request$/.exec(pathname);
     if (abortById?.[1] || pathname === '/queries/v1/abort-request') {

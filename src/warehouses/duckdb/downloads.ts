@@ -4,6 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { ParquetFile, type RecordBatch } from 'parquet-wasm/node';
 import { csvRecord } from '../../core/json-forms.ts';
 import type { Download, DownloadFormat } from '../../core/results.ts';
+import { joinedIpcStream } from '../arrow-ipc.ts';
 import { columnChunks, convertRows } from './json-values.ts';
 
 /**
@@ -69,41 +70,25 @@ export function csvStream(connect: () => Promise<DuckDBConnection>, select: stri
 }
 
 const ARROW_BATCH_ROWS = 65_536;
-const END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 
 /**
  * An Arrow IPC stream decoded from the Parquet file one record batch at a time (parquet-wasm).
- * Each batch comes as a complete IPC stream (schema, batch, end marker); the first keeps its
- * schema, the others are cut down to their record batch message, and one end marker closes all.
+ * Each batch comes as a complete IPC stream, joined into one (arrow-ipc.ts); a result of no rows
+ * is the file's schema alone. A byte stream, not an object one, so that a slow client holds one
+ * batch here rather than 16.
  */
 export function arrowStream(file: string): Download {
   async function* messages(): AsyncGenerator<Uint8Array> {
     const parquet = await ParquetFile.fromFile(await fs.openAsBlob(file));
     try {
-      let first = true;
       const batches = (await parquet.stream({ batchSize: ARROW_BATCH_ROWS })) as ReadableStream<RecordBatch>;
-      for await (const batch of batches) {
-        const ipc = batch.intoIPCStream();
-        const body = ipc.subarray(first ? 0 : schemaMessageLength(ipc), ipc.length - END_OF_STREAM.length);
-        first = false;
-        yield body;
+      async function* streams(): AsyncGenerator<Uint8Array> {
+        for await (const batch of batches) yield batch.intoIPCStream();
       }
-      if (first) {
-        // No rows: a stream of the schema alone.
-        const empty = await parquet.read({ limit: 0 });
-        yield empty.intoIPCStream();
-        return;
-      }
-      yield END_OF_STREAM;
+      yield* joinedIpcStream(streams(), async () => (await parquet.read({ limit: 0 })).intoIPCStream());
     } finally {
       parquet.free();
     }
   }
-  return { format: 'arrow', body: Readable.from(messages()) };
-}
-
-/** Bytes taken by the IPC stream's first (schema) message: continuation, length, metadata. */
-function schemaMessageLength(ipc: Uint8Array): number {
-  const view = new DataView(ipc.buffer, ipc.byteOffset, ipc.byteLength);
-  return 8 + view.getInt32(4, true);
+  return { format: 'arrow', body: Readable.from(messages(), { objectMode: false }) };
 }

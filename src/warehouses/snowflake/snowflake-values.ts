@@ -7,7 +7,8 @@ import type { Column } from '../../core/results.ts';
  * forms as DuckDB's. The driver is asked for NUMBER, JSON, OBJECT and ARRAY as their exact wire
  * text (`fetchAsString`) and gives dates and timestamps as objects that keep epoch seconds and
  * nanoseconds; TIME comes as text in the session's TIME_OUTPUT_FORMAT, which the adapter sets
- * to nine fraction digits.
+ * to nine fraction digits. The readers of driver values (`realValue`, `epochNanos`, ...) are shared
+ * with the Arrow forms (snowflake-arrow.ts), so both read every value alike.
  */
 
 /** The driver types asked for as text, so that nothing is rounded on the way. */
@@ -23,7 +24,7 @@ export interface DriverColumn {
 }
 
 /** A timestamp or date as the driver gives it (its SfDate/SfTimestamp). */
-interface DriverTimestamp {
+export interface DriverTimestamp {
   getEpochSeconds(): number;
   getNanoSeconds(): number;
 }
@@ -59,11 +60,11 @@ export function converterOf(column: DriverColumn): CellConverter {
       if (scale === 0) return nullable((v) => integerJson(String(v)));
       return column.getPrecision() <= MAX_EXACT_DECIMAL_WIDTH ? nullable((v) => Number(v)) : nullable((v) => String(v));
     case 'real':
-      return nullable((v) => floatJson(Number(v)));
+      return nullable((v) => floatJson(realValue(v)));
     case 'boolean':
       return nullable((v) => Boolean(v));
     case 'date':
-      return nullable((v) => civil(Math.floor((v as DriverTimestamp).getEpochSeconds() / 86_400)));
+      return nullable((v) => civil(epochDays(v as DriverTimestamp)));
     case 'time':
       // 'HH24:MI:SS.FF9' (the session format the adapter sets), cut to the column's scale.
       return nullable((v) => timeJson(String(v), scale));
@@ -99,8 +100,34 @@ function timeJson(text: string, scale: number): string {
   return scale > 0 ? `${hms}.${fraction.padEnd(9, '0').slice(0, scale)}` : hms;
 }
 
+/** A FLOAT as its wire text: a number, `NaN`, or `inf`/`-inf` (which `Number` does not read). */
+export function realValue(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const text = String(value).trim();
+  return /^[+-]?inf(inity)?$/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text);
+}
+
+/** Nanoseconds since the epoch of a driver timestamp (its seconds are whole, its nanoseconds never negative). */
+export function epochNanos(value: DriverTimestamp): bigint {
+  return BigInt(Math.round(value.getEpochSeconds())) * 1_000_000_000n + BigInt(value.getNanoSeconds());
+}
+
+/** Days since the epoch of a driver date. */
+export function epochDays(value: DriverTimestamp): number {
+  return Math.floor(value.getEpochSeconds() / 86_400);
+}
+
+/** Nanoseconds since midnight of a TIME's text ('HH24:MI:SS.FF9'), cut to the column's scale as its JSON form is. */
+export function timeNanos(text: string, scale: number): bigint {
+  const [hms = text, fraction = ''] = text.split('.');
+  const [h = 0, m = 0, s = 0] = hms.split(':').map(Number);
+  const digits = Math.min(Math.max(scale, 0), 9);
+  const kept = fraction.padEnd(9, '0').slice(0, digits).padEnd(9, '0');
+  return BigInt((h * 60 + m) * 60 + s) * 1_000_000_000n + BigInt(kept);
+}
+
 function instantJson(value: DriverTimestamp, scale: number, zone: string): string {
-  const nanos = BigInt(Math.round(value.getEpochSeconds())) * 1_000_000_000n + BigInt(value.getNanoSeconds());
+  const nanos = epochNanos(value);
   const digits = Math.min(Math.max(scale, 0), 9);
   const unitNanos = 10n ** BigInt(9 - digits);
   const units = nanos >= 0n ? nanos / unitNanos : -((-nanos + unitNanos - 1n) / unitNanos);

@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream';
 import type snowflake from 'snowflake-sdk';
 import { jobIdAsUuid } from '../../core/ids.ts';
 import { JobErrorCode, JobErrors, RequestErrorCode, requestError } from '../../core/errors.ts';
 import type { DmlCounts, JobError, JsonValue } from '../../core/job.ts';
-import { csvRecord } from '../../core/json-forms.ts';
 import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/status.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Download, DownloadFormat } from '../../core/results.ts';
@@ -12,6 +10,7 @@ import type { SubmitRequest, Warehouse } from '../warehouse.ts';
 import type { QueryState, ResultPage } from '../../core/results.ts';
 import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
 import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
+import { statementDownload } from './snowflake-downloads.ts';
 import { type CellConverter, columnOf, converterOf, type DriverColumn } from './snowflake-values.ts';
 
 /** Status checks in flight at once within one poller tick. */
@@ -200,24 +199,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async downloadResult(queryId: string, format: DownloadFormat): Promise<Download | null> {
-    if (format !== 'csv' && format !== 'ndjson') {
-      throw requestError(
-        RequestErrorCode.BAD_REQUEST,
-        `The ${format} download is not available on the Snowflake warehouse; use csv or ndjson`,
-      );
-    }
-    const statement = await this.#resultStatement(queryId);
-    const columns = (statement.getColumns() as unknown as DriverColumn[]) ?? [];
-    const converters = columns.map(converterOf);
-    // Both text formats from the JSON forms of pages, so CSV spells every value as NDJSON does.
-    async function* lines(): AsyncGenerator<string> {
-      if (format === 'csv') yield csvRecord(columns.map((c) => c.getName()));
-      for await (const row of statement.streamRows()) {
-        const values = convertRow(row as unknown[], converters);
-        yield format === 'csv' ? csvRecord(values) : `${JSON.stringify(values)}\n`;
-      }
-    }
-    return { format, body: Readable.from(lines()) };
+    return statementDownload(await this.#resultStatement(queryId), format);
   }
 
   async #resultStatement(queryId: string): Promise<snowflake.RowStatement> {
