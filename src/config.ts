@@ -93,6 +93,9 @@ const schema = z.object({
     .default('1GB'),
   JOBQL_DUCKDB_THREADS: int(1, 256).default(2),
   JOBQL_DUCKDB_KILL_AFTER_MS: int(0, 600_000).default(5000),
+  JOBQL_DUCKDB_MAX_OPEN_DATABASES: int(1, 10_000).default(16),
+  JOBQL_DUCKDB_IDLE_CLOSE_SECONDS: int(1, 86_400).default(60),
+  JOBQL_DUCKDB_SHARED_DATABASE: z.string().min(1).optional(),
   JOBQL_MAX_CONCURRENT_JOBS: int(1, 64).default(4),
   JOBQL_MAX_QUEUED_JOBS: int(1, 1_000_000).default(1000),
   JOBQL_MAX_SQL_LENGTH: int(1, 10_000_000).default(100_000),
@@ -181,6 +184,8 @@ export interface Config {
   /** The Snowflake connection, when `warehouse` is snowflake (from SNOWFLAKE_* or connections.toml). */
   snowflake: SnowflakeConnectionSettings | null;
   duckdb: DuckDBSettings;
+  /** No authentication configured: one principal (`local`), which keeps the pre-tenant paths. */
+  openMode: boolean;
   /** The job limits, and the page sizes of results read through the API. */
   limits: JobLimits & { defaultPageSize: number; maxPageSize: number };
   /** Authentication; both empty means open mode. */
@@ -289,7 +294,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       memoryLimit: e.JOBQL_DUCKDB_MEMORY_LIMIT,
       threads: e.JOBQL_DUCKDB_THREADS,
       killAfterMs: e.JOBQL_DUCKDB_KILL_AFTER_MS,
+      maxOpenDatabases: e.JOBQL_DUCKDB_MAX_OPEN_DATABASES,
+      idleCloseSeconds: e.JOBQL_DUCKDB_IDLE_CLOSE_SECONDS,
+      sharedDatabase: sharedDatabase(e.JOBQL_DUCKDB_SHARED_DATABASE),
     },
+    openMode: open,
     limits: {
       maxConcurrentJobs: e.JOBQL_MAX_CONCURRENT_JOBS,
       maxQueuedJobs: e.JOBQL_MAX_QUEUED_JOBS,
@@ -447,6 +456,19 @@ function authSettings(e: Env): Config['auth'] {
     },
     apiKeys,
   };
+}
+
+/**
+ * The shared database's path, which must be an existing DuckDB file: it is attached READ_ONLY,
+ * which cannot create one, and a typo should stop the start rather than fail every job.
+ */
+function sharedDatabase(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const file = path.resolve(value);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    throw new ConfigError(`Invalid configuration:\n  JOBQL_DUCKDB_SHARED_DATABASE=${value}: no such database file`);
+  }
+  return file;
 }
 
 function isLoopback(host: string): boolean {

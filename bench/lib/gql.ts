@@ -10,10 +10,20 @@ interface GraphQLResponse {
  * server that stopped answering fails the benchmark instead of hanging it); returns `data` as the
  * caller's type.
  */
-export async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
+export async function gql<T>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 120_000,
+  token?: string,
+): Promise<T> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -28,7 +28,34 @@ async function once(sql: string): Promise<number> {
   return performance.now() - start;
 }
 
+/**
+ * The raw cost of a principal's first query under isolation: a new database file opened, one
+ * query on a fresh connection, the instance closed; each iteration on a file of its own.
+ */
+async function onFreshFile(sql: string, index: number): Promise<number> {
+  const start = performance.now();
+  const fresh = await DuckDBInstance.create(path.join(dir, `fresh-${index}.duckdb`), { threads: process.env['BENCH_DUCKDB_THREADS'] ?? '2' });
+  try {
+    const connection = await fresh.connect();
+    try {
+      const reader = await connection.runAndReadAll(sql);
+      if (reader.getRowObjectsJS().length !== 1) throw new Error('expected one row');
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    fresh.closeSync();
+  }
+  return performance.now() - start;
+}
+
 serveRpc({
+  freshFiles: async (raw) => {
+    const { sql, iterations } = raw as { sql: string; iterations: number };
+    const samples: number[] = [];
+    for (let i = 0; i < iterations; i++) samples.push(await onFreshFile(sql, i));
+    return samples;
+  },
   run: async (raw) => {
     const { sql, warmup, iterations } = raw as { sql: string; warmup: number; iterations: number };
     for (let i = 0; i < warmup; i++) await once(sql);

@@ -75,6 +75,11 @@ export const JobErrorCode = {
   ENGINE_CRASHED: 'ENGINE_CRASHED',
   /** The warehouse failed in a way that is not the SQL's fault. */
   WAREHOUSE_ERROR: 'WAREHOUSE_ERROR',
+  /**
+   * The embedded warehouse has as many principals' databases open as it may
+   * (JOBQL_DUCKDB_MAX_OPEN_DATABASES), all running jobs; submitting again later works.
+   */
+  WAREHOUSE_BUSY: 'WAREHOUSE_BUSY',
 } as const;
 
 export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode];

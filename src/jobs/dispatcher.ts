@@ -97,6 +97,7 @@ export class Dispatcher {
     try {
       queryId = await this.#deps.warehouse.submit({
         jobId: job.id,
+        owner: job.owner,
         statements: splitStatements(job.queryText),
         bindings: job.bindings,
         timeoutSeconds: job.timeoutSeconds ?? this.#deps.limits.defaultTimeoutSeconds,

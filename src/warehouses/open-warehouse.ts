@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger.ts';
+import { LOCAL_PRINCIPAL } from '../core/principal.ts';
 import type { SnowflakeConnectionSettings } from './snowflake/connection-options.ts';
 import type { Warehouse } from './warehouse.ts';
 
@@ -11,6 +12,12 @@ export interface DuckDBSettings {
   threads: number;
   /** How long the engine process gets to honour a cancel or timeout before it is SIGKILLed. */
   killAfterMs: number;
+  /** At most this many principals' databases open at once. */
+  maxOpenDatabases: number;
+  /** A principal's database with no job for this long is closed. */
+  idleCloseSeconds: number;
+  /** A database every principal reads and none writes, attached as `shared`; null for none. */
+  sharedDatabase: string | null;
 }
 
 /** What choosing and opening a warehouse needs of the configuration (Config satisfies it). */
@@ -22,6 +29,8 @@ export interface WarehouseSettings {
   resultMaxRows: number;
   resultMaxBytes: number;
   limits: { maxConcurrentJobs: number };
+  /** Open mode (no authentication): its one principal's database is opened at start. */
+  openMode: boolean;
 }
 
 export interface OpenedWarehouse {
@@ -50,6 +59,14 @@ export async function openWarehouse(config: WarehouseSettings, logger: Logger): 
     const client = new SnowflakeClient(options, log);
     log.info({ source }, 'connecting to Snowflake');
     await client.connect(); // wrong credentials stop the start, with the driver's message
+    if (!config.openMode) {
+      // Snowflake scopes RESULT_SCAN, query history and grants by user: with one service user,
+      // every principal could read every other's results by query id.
+      log.warn(
+        { user: options.username ?? null, role: options.role ?? null },
+        'every principal runs SQL as this one Snowflake identity: Snowflake grants and RESULT_SCAN do not tell them apart; run one jobql per tenant until identities are mapped',
+      );
+    }
     const warehouse = new SnowflakeWarehouse(client, log);
     return { warehouse, close: () => warehouse.close() };
   }
@@ -57,12 +74,16 @@ export async function openWarehouse(config: WarehouseSettings, logger: Logger): 
   const resultsDir = path.join(config.dataDir, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   // DuckDB runs user SQL in a process of its own; this process only reads the results it wrote.
-  const { path: file, allowedDirs, memoryLimit, threads, killAfterMs } = config.duckdb;
+  const { path: file, allowedDirs, memoryLimit, threads, killAfterMs, maxOpenDatabases, idleCloseSeconds, sharedDatabase } =
+    config.duckdb;
   const warehouse = await EngineWarehouse.open({
     engine: {
-      hardening: { path: file, allowedDirs, memoryLimit, threads },
-      resultsDir,
+      hardening: { allowedDirs, memoryLimit, threads, sharedDatabase },
+      layout: { localDatabase: file, resultsDir, tenantsDir: path.join(config.dataDir, 'tenants') },
       caps: { maxRows: config.resultMaxRows, maxBytes: config.resultMaxBytes },
+      maxOpenDatabases,
+      idleCloseMs: idleCloseSeconds * 1000,
+      openAtStart: config.openMode ? [LOCAL_PRINCIPAL.id] : [],
     },
     killAfterMs,
     // One libuv thread per running query for its whole run, and some to spare for file work.

@@ -7,6 +7,8 @@ import type { Download, DownloadFormat, QueryState, ResultPage } from '../core/r
  */
 export interface SubmitRequest {
   jobId: string;
+  /** The principal the job runs for: the embedded warehouse runs its SQL in that principal's database. */
+  owner: string;
   /** The job's statements, already split (see jobs/sql-statements.ts). */
   statements: string[];
   bindings: JsonValue[];

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import type { Logger } from '../../src/core/logger.ts';
 import { openWarehouse, type WarehouseSettings } from '../../src/warehouses/open-warehouse.ts';
 import { snowflakeConnectionOptions } from '../../src/warehouses/snowflake/connection-options.ts';
@@ -24,7 +25,7 @@ const silent: Logger = {
 };
 
 /** The settings config.ts builds from an empty environment, on `dataDir`. */
-function settings(dataDir: string, snowflake: WarehouseSettings['snowflake']): WarehouseSettings {
+function settings(dataDir: string, snowflake: WarehouseSettings['snowflake'], openMode = true): WarehouseSettings {
   return {
     snowflake,
     dataDir,
@@ -34,10 +35,14 @@ function settings(dataDir: string, snowflake: WarehouseSettings['snowflake']): W
       memoryLimit: '1GB',
       threads: 2,
       killAfterMs: 5000,
+      maxOpenDatabases: 16,
+      idleCloseSeconds: 60,
+      sharedDatabase: null,
     },
     resultMaxRows: 100_000_000,
     resultMaxBytes: 10 * 1024 ** 3,
     limits: { maxConcurrentJobs: 4 },
+    openMode,
   };
 }
 
@@ -114,4 +119,25 @@ describe('Snowflake through the wire double', () => {
       endlessSql: 'select 1 as n /* sleep 600000 */',
     },
   );
+
+  test('with authentication on, the start warns that every principal shares the one Snowflake identity', async () => {
+    const warnings = async (openMode: boolean): Promise<string[]> => {
+      const seen: string[] = [];
+      const capture: Logger = { ...silent, warn: (...args: unknown[]) => void seen.push(String(args.at(-1))), child: () => capture };
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobql-port-'));
+      const options = snowflakeConnectionOptions({
+        SNOWFLAKE_ACCESS_URL: double.url,
+        SNOWFLAKE_ACCOUNT: 'testaccount',
+        SNOWFLAKE_USER: 'jobql',
+        SNOWFLAKE_PASSWORD: 'secret',
+        SNOWFLAKE_HOME: dataDir,
+      });
+      const opened = await openWarehouse(settings(dataDir, options, openMode), capture);
+      await opened.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      return seen.filter((message) => message.includes('one Snowflake identity'));
+    };
+    assert.equal((await warnings(false)).length, 1);
+    assert.equal((await warnings(true)).length, 0);
+  });
 });

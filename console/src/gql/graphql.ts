@@ -38,6 +38,8 @@ export type JobErrorCode =
   | 'SQL_TRANSACTION_CONFLICT'
   /** The job ran past its timeoutSeconds (57014). */
   | 'STATEMENT_TIMEOUT'
+  /** The embedded warehouse has as many principals' databases open as it may (JOBQL_DUCKDB_MAX_OPEN_DATABASES), each running a job; submit again later (SQLSTATE 53000). */
+  | 'WAREHOUSE_BUSY'
   /** The warehouse failed in a way that is not the SQL's fault. */
   | 'WAREHOUSE_ERROR';
 

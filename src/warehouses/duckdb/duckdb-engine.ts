@@ -107,6 +107,11 @@ export class DuckDBEngine {
     this.#caps = caps;
   }
 
+  /** Queries submitted and not yet ended: an engine with none may be closed. */
+  get activeQueries(): number {
+    return this.#queries.size;
+  }
+
   /** `queryId` is given by the API process, which must know it before the engine reports on it. */
   submit(request: SubmitRequest, queryId: string): void {
     const query: Query = {
@@ -196,7 +201,9 @@ export class DuckDBEngine {
       connection = await this.#instance.connect();
       query.connection = connection;
       for (const setting of JOB_CONNECTION_SETUP) await connection.run(setting);
-      // Snowflake's RESULT_SCAN: any earlier job's stored result, by job id or query id.
+      // Snowflake's RESULT_SCAN: any earlier job's stored result of this tenant, by job id or query
+      // id. Its directory is the only results directory the instance may read, so another
+      // principal's id finds no file, exactly as an unknown id does.
       await connection.run(
         `CREATE TEMP MACRO result_scan(id) AS TABLE SELECT * FROM read_parquet(${quoteLiteral(this.#results.directory + '/')} || id || '.parquet')`,
       );

@@ -1,16 +1,13 @@
 /**
  * The embedded engine's own OS process, started by EngineWarehouse with `child_process.fork`.
- * It opens the hardened DuckDB instance on the warehouse file, the writer side of the result store
- * and a DuckDBEngine, then serves the API process over IPC (engine-protocol.ts): it runs what it
- * is sent and reports every state change of every query. User SQL runs only here, so a crash, a
- * runaway query or an invalidated instance costs this process, never the API's.
+ * It keeps every principal's hardened DuckDB database, with the writer side of its results and a
+ * DuckDBEngine (tenant-engines.ts), and serves the API process over IPC (engine-protocol.ts): it
+ * runs what it is sent and reports every state change of every query. User SQL runs only here,
+ * so a crash, a runaway query or an invalidated instance costs this process, never the API's.
  */
-import type { DuckDBInstance } from '@duckdb/node-api';
-import { ParquetResultWriter } from './parquet-result-writer.ts';
 import { isInstanceInvalidated } from './duckdb-errors.ts';
-import { DuckDBEngine } from './duckdb-engine.ts';
 import { type EngineMessage, type EngineOptions, type EngineRequest, isEngineRequest } from './engine-protocol.ts';
-import { openHardenedInstance } from './hardened-instance.ts';
+import { TenantEngines } from './tenant-engines.ts';
 
 process.title = 'jobql-engine';
 
@@ -33,34 +30,10 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** How long to wait for the file lock of an engine that is still dying (its API process was killed). */
-const LOCK_WAIT_MS = 5000;
-
-/** What this process has open; made once by `open`. */
-interface Opened {
-  engine: DuckDBEngine;
-  results: ParquetResultWriter;
-}
-
-async function open(options: EngineOptions): Promise<Opened> {
-  // The engine writes and reads results itself, so their directory is one it may use.
-  const hardening = { ...options.hardening, allowedDirs: [...options.hardening.allowedDirs, options.resultsDir] };
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let instance: DuckDBInstance;
-  for (;;) {
-    try {
-      instance = await openHardenedInstance(hardening);
-      break;
-    } catch (error) {
-      if (!/Could not set lock on file/.test(messageOf(error)) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  const results = new ParquetResultWriter(options.resultsDir, instance);
-  const engine = new DuckDBEngine(instance, results, options.caps);
-  /** Once DuckDB has invalidated the instance, no state this engine reports is worth anything. */
+async function open(options: EngineOptions): Promise<TenantEngines> {
+  /** Once DuckDB has invalidated an instance, no state this engine reports is worth anything. */
   let poisoned = false;
-  engine.onChange((queryId, state) => {
+  const tenants = new TenantEngines(options, (queryId, state) => {
     if (poisoned) return;
     send({ type: 'state', queryId, state });
     if (state.error && isInstanceInvalidated(state.error.message)) {
@@ -68,12 +41,18 @@ async function open(options: EngineOptions): Promise<Opened> {
       send({ type: 'poisoned', queryId, message: state.error.message });
     }
   });
-  return { engine, results };
+  try {
+    for (const owner of options.openAtStart) await tenants.open(owner);
+  } catch (error) {
+    await tenants.close().catch(() => {});
+    throw error;
+  }
+  return tenants;
 }
 
 /** Serves the API process's requests; what is open lives here, not in module state. */
 function requestHandler(): (request: EngineRequest) => Promise<void> {
-  let opened: Opened | null = null;
+  let opened: TenantEngines | null = null;
   return async (request) => {
     switch (request.type) {
       case 'open':
@@ -89,8 +68,9 @@ function requestHandler(): (request: EngineRequest) => Promise<void> {
         let error: string | null = null;
         try {
           if (!opened) throw new Error('the engine is not open');
-          if (request.type === 'submit') opened.engine.submit(request.request, request.queryId);
-          else opened.engine.cancel(request.queryId);
+          // A submit's outcome (its database opened or not) is reported as the query's state.
+          if (request.type === 'submit') void opened.submit(request.request, request.queryId);
+          else opened.cancel(request.queryId);
         } catch (caught) {
           error = messageOf(caught);
         }
@@ -102,8 +82,7 @@ function requestHandler(): (request: EngineRequest) => Promise<void> {
         // process if it takes too long.
         let error: string | null = null;
         try {
-          await opened?.engine.close();
-          opened?.results.close();
+          await opened?.close();
         } catch (caught) {
           error = messageOf(caught);
         }

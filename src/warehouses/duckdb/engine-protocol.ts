@@ -8,13 +8,23 @@ import { JobErrors } from '../../core/errors.ts';
 import type { SubmitRequest } from '../warehouse.ts';
 import type { QueryState } from '../../core/results.ts';
 import type { DuckDBHardening } from './hardened-instance.ts';
+import type { TenantLayout } from './tenants.ts';
 
-/** What the engine opens: the warehouse file, hardened, and the writer side of the results. */
+/** What the engine opens: each principal's database, hardened, and the writer side of its results. */
 export interface EngineOptions {
-  /** `allowedDirs` are the operator's data directories; the results directory is added to them. */
-  hardening: DuckDBHardening;
-  resultsDir: string;
+  /**
+   * The settings of every tenant's instance. `allowedDirs` are the operator's data directories
+   * (readable by every principal); each tenant's own results directory is added to them.
+   */
+  hardening: Omit<DuckDBHardening, 'path'>;
+  layout: TenantLayout;
   caps: ResultCaps;
+  /** At most this many principals' databases open at once (tenant-engines.ts). */
+  maxOpenDatabases: number;
+  /** A database with no job for this long is closed. */
+  idleCloseMs: number;
+  /** Principals whose database is opened at start: open mode's, so a locked file stops the start. */
+  openAtStart: string[];
 }
 
 /** API process → engine. Every request but `open` is answered by one `reply` with its `id`. */

@@ -85,10 +85,16 @@ export class EngineWarehouse implements Warehouse {
 
   /** Opens the API side of the results and starts the first engine; fails when it cannot start. */
   static async open(options: EngineWarehouseOptions): Promise<EngineWarehouse> {
-    const { hardening, resultsDir } = options.engine;
-    // Hardened like the engine's, although it never runs user SQL: defence in depth.
-    const readerInstance = await openHardenedInstance({ ...hardening, path: ':memory:', allowedDirs: [resultsDir] });
-    const results = new ParquetResultStore(resultsDir, readerInstance);
+    const { hardening, layout } = options.engine;
+    // Hardened like the engine's, although it never runs user SQL: defence in depth. It reads
+    // every tenant's results (for the API, which checks who may see a job), and nothing else.
+    const readerInstance = await openHardenedInstance({
+      ...hardening,
+      path: ':memory:',
+      allowedDirs: [layout.resultsDir, layout.tenantsDir],
+      sharedDatabase: null,
+    });
+    const results = new ParquetResultStore(layout, readerInstance);
     results.removeOwnStrays();
     const warehouse = new EngineWarehouse(options, readerInstance, results);
     try {

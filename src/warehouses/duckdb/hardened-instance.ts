@@ -9,7 +9,15 @@ export interface DuckDBHardening {
   allowedDirs: string[];
   memoryLimit: string;
   threads: number;
+  /**
+   * A database every tenant reads but none writes (JOBQL_DUCKDB_SHARED_DATABASE), attached
+   * READ_ONLY as `shared`; null for none.
+   */
+  sharedDatabase?: string | null;
 }
+
+/** The catalog name the shared database is attached under. */
+export const SHARED_CATALOG = 'shared';
 
 const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
@@ -20,8 +28,10 @@ const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  *     SQL to write into it), no extension auto-install or auto-load, no community extensions,
  *     no persistent secrets;
  *  2. `allowed_directories` (only settable by SQL, and only before external access is off);
- *  3. `enable_external_access = false`: no host files or network beyond those directories;
- *  4. `lock_configuration = true`: user SQL can change none of the above.
+ *  3. the shared database, READ_ONLY (DuckDB refuses every write to it, whatever the SQL);
+ *  4. `enable_external_access = false`: no host files or network beyond those directories;
+ *  5. `lock_configuration = true`: user SQL can change none of the above.
+ * ATTACH and DETACH stay possible after the lock (measured): duckdb-engine.ts refuses them.
  * DuckDB's own advice is that these settings are defence in depth, not a sandbox; statement-level
  * checks in duckdb-engine.ts add a second layer.
  */
@@ -41,6 +51,7 @@ export async function openHardenedInstance(options: DuckDBHardening): Promise<Du
   try {
     const dirs = options.allowedDirs.map((d) => quote(d.endsWith(path.sep) ? d : d + path.sep));
     await boot.run(`SET allowed_directories = [${dirs.join(', ')}]`);
+    if (options.sharedDatabase) await boot.run(`ATTACH ${quote(options.sharedDatabase)} AS ${SHARED_CATALOG} (READ_ONLY)`);
     await boot.run('SET enable_external_access = false');
     await boot.run('SET lock_configuration = true');
   } finally {

@@ -6,6 +6,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-
 import type { Column, Download, DownloadFormat, ResultPage } from '../../core/results.ts';
 import { arrowStream, csvStream, fileStream, ndjsonStream } from './downloads.ts';
 import { convertRows } from './json-values.ts';
+import { resultsDirOf, type TenantLayout } from './tenants.ts';
 
 /**
  * The embedded warehouse's results: one Parquet file per query, written by DuckDB itself with
@@ -21,6 +22,13 @@ export interface StoredResult {
   columns: Column[];
   totalRows: number;
   truncated: boolean;
+}
+
+/** A result's metadata row: what it holds, and whose directory its file is in. */
+interface ResultMeta extends StoredResult {
+  jobId: string;
+  /** The tenant key (tenants.ts): '' for open mode's results in the results directory itself. */
+  tenant: string;
 }
 
 /**
@@ -83,20 +91,22 @@ const DOWNLOADS_DIR = '.downloads';
 /**
  * The API process's side of the results: reads pages, streams downloads and deletes expired
  * results, with a DuckDB instance of its own that runs only jobql's SQL over the stored files.
- * It never removes files it did not make: the engine process writes into the same directory.
+ * It never removes files it did not make: the engine process writes into the same directories.
+ * One results.sqlite holds every tenant's metadata; each row names the tenant whose directory
+ * holds the file.
  */
 export class ParquetResultStore {
-  readonly directory: string;
+  readonly layout: TenantLayout;
   protected readonly db: DatabaseSync;
   protected readonly instance: DuckDBInstance;
 
-  constructor(directory: string, instance: DuckDBInstance) {
-    this.directory = directory;
+  constructor(layout: TenantLayout, instance: DuckDBInstance) {
+    this.layout = layout;
     this.instance = instance;
-    fs.mkdirSync(directory, { recursive: true });
+    fs.mkdirSync(layout.resultsDir, { recursive: true });
     // Two processes open this file (the engine writes, the API reads and deletes): wait for a
     // lock rather than fail with SQLITE_BUSY. The timeout comes first: the rest may need a lock.
-    this.db = new DatabaseSync(path.join(directory, 'results.sqlite'));
+    this.db = new DatabaseSync(path.join(layout.resultsDir, 'results.sqlite'));
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS results (
         query_id TEXT PRIMARY KEY,
@@ -105,6 +115,16 @@ export class ParquetResultStore {
         total_rows INTEGER NOT NULL,
         truncated INTEGER NOT NULL
       );`);
+    // Results written before tenants existed are open mode's, in the results directory itself.
+    const columns = this.db.prepare('PRAGMA table_info(results)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'tenant')) {
+      try {
+        this.db.exec("ALTER TABLE results ADD COLUMN tenant TEXT NOT NULL DEFAULT ''");
+      } catch (error) {
+        // The other process added it first.
+        if (!/duplicate column/i.test(String(error))) throw error;
+      }
+    }
   }
 
   /**
@@ -112,20 +132,22 @@ export class ParquetResultStore {
    * uses a data directory, so whatever is there is its own.
    */
   removeOwnStrays(): void {
-    fs.rmSync(path.join(this.directory, DOWNLOADS_DIR), { recursive: true, force: true });
+    fs.rmSync(path.join(this.layout.resultsDir, DOWNLOADS_DIR), { recursive: true, force: true });
   }
 
-  protected file(id: string): string {
-    return path.join(this.directory, `${id}.parquet`);
+  /** The file of a result (by query id or job id) in a tenant's results directory. */
+  protected fileIn(tenant: string, id: string): string {
+    return path.join(resultsDirOf(this.layout, tenant), `${id}.parquet`);
   }
 
-  protected meta(queryId: string): (StoredResult & { jobId: string }) | null {
+  protected meta(queryId: string): ResultMeta | null {
     const row = this.db.prepare('SELECT * FROM results WHERE query_id = ?').get(queryId) as
-      | { job_id: string; columns: string; total_rows: number; truncated: number }
+      | { job_id: string; columns: string; total_rows: number; truncated: number; tenant: string }
       | undefined;
     if (!row) return null;
     return {
       jobId: row.job_id,
+      tenant: row.tenant,
       columns: JSON.parse(row.columns) as Column[],
       totalRows: row.total_rows,
       truncated: row.truncated === 1,
@@ -133,8 +155,8 @@ export class ParquetResultStore {
   }
 
   /** A result's file, when it is there (a result without columns has none). */
-  #existing(queryId: string): string | null {
-    const file = this.file(queryId);
+  #existing(queryId: string, meta: ResultMeta): string | null {
+    const file = this.fileIn(meta.tenant, queryId);
     return fs.existsSync(file) ? file : null;
   }
 
@@ -144,7 +166,7 @@ export class ParquetResultStore {
     const end = Math.min(offset + limit, meta.totalRows);
     const base = { columns: meta.columns, totalRows: meta.totalRows, offset, truncated: meta.truncated };
     if (meta.columns.length === 0 || offset >= end) return { ...base, rows: [] };
-    const file = this.#existing(queryId);
+    const file = this.#existing(queryId, meta);
     if (!file) return null;
     return this.withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(pageQuery(file, meta.columns, offset, end));
@@ -160,7 +182,7 @@ export class ParquetResultStore {
   async download(queryId: string, format: DownloadFormat): Promise<Download | null> {
     const meta = this.meta(queryId);
     if (!meta) return null;
-    const file = meta.columns.length > 0 ? this.#existing(queryId) : null;
+    const file = meta.columns.length > 0 ? this.#existing(queryId, meta) : null;
     if (meta.columns.length > 0 && !file) return null;
     const select = `SELECT ${restoringSelect(meta.columns)} FROM read_parquet(${quoteLiteral(file ?? '')})`;
     switch (format) {
@@ -181,8 +203,9 @@ export class ParquetResultStore {
 
   delete(queryId: string): void {
     const meta = this.meta(queryId);
-    if (meta) fs.rmSync(this.file(meta.jobId), { force: true });
-    fs.rmSync(this.file(queryId), { force: true });
+    if (!meta) return;
+    fs.rmSync(this.fileIn(meta.tenant, meta.jobId), { force: true });
+    fs.rmSync(this.fileIn(meta.tenant, queryId), { force: true });
     this.db.prepare('DELETE FROM results WHERE query_id = ?').run(queryId);
   }
 

@@ -4,6 +4,7 @@ import type { DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import type { JsonValue } from '../../core/job.ts';
 import type { Column } from '../../core/results.ts';
 import { ParquetResultStore, quoteIdent, quoteLiteral, type ResultCaps, type StoredResult, storageType } from './parquet-result-store.ts';
+import { resultsDirOf, type TenantLayout } from './tenants.ts';
 
 /**
  * Receives a small result that does not come from a query (a DML count, PRAGMA or CALL output),
@@ -18,14 +19,27 @@ export interface RowWriter {
 const BYTE_CAP_ATTEMPTS = 4;
 
 /**
- * The engine process's side: writes new results (and can read them, for `result_scan` and the
- * warehouse port). Opening it removes what a crashed engine left; the engine process opens one
- * each time it starts, when no other engine can be writing.
+ * The engine process's side, for one tenant: writes its new results into its results directory
+ * (and its metadata into the shared results.sqlite). Opening it removes what a crashed engine
+ * left there; the engine process opens one when it opens the tenant, when no other engine can be
+ * writing into that directory (one engine process per data directory, and a tenant is opened
+ * again only once all its queries have ended).
  */
 export class ParquetResultWriter extends ParquetResultStore {
-  constructor(directory: string, instance: DuckDBInstance) {
-    super(directory, instance);
+  readonly tenant: string;
+  /** The tenant's results directory: the only one its SQL may read (result_scan). */
+  readonly directory: string;
+
+  constructor(layout: TenantLayout, tenant: string, instance: DuckDBInstance) {
+    super(layout, instance);
+    this.tenant = tenant;
+    this.directory = resultsDirOf(layout, tenant);
+    fs.mkdirSync(this.directory, { recursive: true });
     this.#removeStrays();
+  }
+
+  protected file(id: string): string {
+    return this.fileIn(this.tenant, id);
   }
 
   /** Where a query's Parquet file is written; `.partial` until it is complete. */
@@ -161,8 +175,8 @@ export class ParquetResultWriter extends ParquetResultStore {
       fs.linkSync(this.file(queryId), this.file(jobId));
     }
     this.db
-      .prepare('INSERT INTO results (query_id, job_id, columns, total_rows, truncated) VALUES (?, ?, ?, ?, ?)')
-      .run(queryId, jobId, JSON.stringify(columns), totalRows, truncated ? 1 : 0);
+      .prepare('INSERT INTO results (query_id, job_id, columns, total_rows, truncated, tenant) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(queryId, jobId, JSON.stringify(columns), totalRows, truncated ? 1 : 0, this.tenant);
     return { columns, totalRows, truncated };
   }
 
@@ -172,13 +186,17 @@ export class ParquetResultWriter extends ParquetResultStore {
 
   /**
    * Partial files are what a crashed engine left behind; a `.parquet` file that no metadata row
-   * names (by query id or job id) is a commit a crash cut short. Run only when an engine starts,
-   * when the engine before it has exited: nothing else writes these files. The API process's
-   * temporary downloads live in a subdirectory, which this does not look into.
+   * names (by query id or job id) is a commit a crash cut short. Run only when the tenant is
+   * opened, when nothing else writes its files. The API process's temporary downloads and other
+   * tenants' directories are subdirectories, which this does not look into.
    */
   #removeStrays(): void {
     const known = new Set<string>();
-    for (const row of this.db.prepare('SELECT query_id, job_id FROM results').all() as { query_id: string; job_id: string }[]) {
+    const rows = this.db.prepare('SELECT query_id, job_id FROM results WHERE tenant = ?').all(this.tenant) as {
+      query_id: string;
+      job_id: string;
+    }[];
+    for (const row of rows) {
       known.add(`${row.query_id}.parquet`).add(`${row.job_id}.parquet`);
     }
     for (const entry of fs.readdirSync(this.directory, { withFileTypes: true })) {
