@@ -73,7 +73,8 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
   const clock = deps.clock ?? systemClock;
   const shared = await openSharedState(config, logger, deps);
   const { store } = shared;
-  const opened = deps.warehouse ?? (await openWarehouse(config, logger));
+  const opened =
+    deps.warehouse ?? (await openWarehouse(config, logger, { runAsOf: async (queryId) => (await store.findByQueryId(queryId))?.runAs ?? null }));
   const { warehouse } = opened;
   const metrics = config.metrics ? new Metrics() : null;
   const bus = instrumentBus(shared.bus, metrics);
@@ -102,6 +103,7 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     notifier,
     notifyRetryMs: config.webhooks.retryForMs,
     progressEventsPerSecond: config.progressEventsPerSecond,
+    identities: opened.identities ?? null,
   });
   const authenticator = createAuthenticator(config.auth);
   if (authenticator.mode === 'open') {

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.ts';
-import type { JwtSettings } from './auth/jwt.ts';
+import type { AuthSettings } from './auth/authenticator.ts';
+import type { RunAsMapping } from './core/principal.ts';
 import type { JobLimits } from './jobs/admission.ts';
 import type { LogFormat } from './logger.ts';
 import {
@@ -138,6 +139,10 @@ const schema = z.object({
     .default(['RS256']),
   JOBQL_ADMIN_SCOPE: z.string().min(1).default('jobql:admin'),
   JOBQL_API_KEYS: list.default([]),
+  // Snowflake identities per principal: a JWT claim naming a connection of connections.toml, and
+  // principal=connection pairs (key:<name>=..., user:<sub>=...).
+  JOBQL_SNOWFLAKE_IDENTITY_CLAIM: z.string().min(1).optional(),
+  JOBQL_SNOWFLAKE_IDENTITIES: list.default([]),
   JOBQL_ALLOW_OPEN_REMOTE: bool.default(false),
   // The web origins that may call, besides the server's own (comma-separated; `https://*.example.com`).
   JOBQL_CORS_ORIGINS: z
@@ -189,7 +194,7 @@ export interface Config {
   /** The job limits, and the page sizes of results read through the API. */
   limits: JobLimits & { defaultPageSize: number; maxPageSize: number };
   /** Authentication; both empty means open mode. */
-  auth: { jwt: JwtSettings | null; apiKeys: ApiKeyEntry[] };
+  auth: AuthSettings;
   /** Limits of the transport: sockets, subscriptions, message sizes, GraphQL documents. */
   transport: {
     maxSocketsPerPrincipal: number;
@@ -269,7 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const dataDir = path.resolve(e.JOBQL_DATA_DIR);
-  const auth = authSettings(e);
+  const snowflake = e.JOBQL_WAREHOUSE === 'snowflake' ? snowflakeSettings(env) : null;
+  const auth = { ...authSettings(e), runAs: runAsMapping(e, snowflake) };
   const open = auth.jwt === null && auth.apiKeys.length === 0;
   if (open && !isLoopback(e.HOST) && !e.JOBQL_ALLOW_OPEN_REMOTE) {
     throw new ConfigError(
@@ -287,7 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     warehouse: e.JOBQL_WAREHOUSE,
     maxStatusChecksPerSecond: e.JOBQL_MAX_STATUS_CHECKS_PER_SECOND,
-    snowflake: e.JOBQL_WAREHOUSE === 'snowflake' ? snowflakeSettings(env) : null,
+    snowflake,
     duckdb: {
       path: path.resolve(e.JOBQL_DUCKDB_PATH ?? path.join(dataDir, 'warehouse.duckdb')),
       allowedDirs: e.JOBQL_DUCKDB_ALLOWED_DIRS.map((d) => path.resolve(d)),
@@ -413,7 +419,34 @@ function snowflakeSettings(env: NodeJS.ProcessEnv): SnowflakeConnectionSettings 
   }
 }
 
-function authSettings(e: Env): Config['auth'] {
+/**
+ * Principals mapped to Snowflake identities (named connections of connections.toml), or null when
+ * none is configured. Every connection the mapping names must exist; a claim may name any.
+ */
+function runAsMapping(e: Env, snowflake: SnowflakeConnectionSettings | null): RunAsMapping | null {
+  if (!e.JOBQL_SNOWFLAKE_IDENTITY_CLAIM && e.JOBQL_SNOWFLAKE_IDENTITIES.length === 0) return null;
+  if (!snowflake) {
+    throw new ConfigError('Invalid configuration:\n  JOBQL_SNOWFLAKE_IDENTITY_CLAIM and JOBQL_SNOWFLAKE_IDENTITIES need JOBQL_WAREHOUSE=snowflake');
+  }
+  const byPrincipal = new Map<string, string>();
+  const problems: string[] = [];
+  for (const pair of e.JOBQL_SNOWFLAKE_IDENTITIES) {
+    const match = /^((?:key|user):[^=]+)=(.+)$/.exec(pair);
+    if (!match) {
+      problems.push(`  JOBQL_SNOWFLAKE_IDENTITIES: ${JSON.stringify(pair)} is not key:<name>=<connection> or user:<sub>=<connection>`);
+      continue;
+    }
+    const [, principal = '', connection = ''] = match;
+    if (!snowflake.identities?.has(connection)) {
+      problems.push(`  JOBQL_SNOWFLAKE_IDENTITIES: no connection named ${JSON.stringify(connection)} in connections.toml`);
+    }
+    byPrincipal.set(principal, connection);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return { claim: e.JOBQL_SNOWFLAKE_IDENTITY_CLAIM ?? null, byPrincipal };
+}
+
+function authSettings(e: Env): Omit<AuthSettings, 'runAs'> {
   let apiKeys: ApiKeyEntry[];
   try {
     apiKeys = parseApiKeys(e.JOBQL_API_KEYS);

@@ -1,11 +1,13 @@
 import { RequestErrorCode, requestError } from '../core/errors.ts';
 import { type ApiKeyEntry, verifyApiKey } from './api-keys.ts';
 import { type JwtSettings, jwtVerifier, TokenError } from './jwt.ts';
-import { LOCAL_PRINCIPAL, type Principal } from '../core/principal.ts';
+import { LOCAL_PRINCIPAL, type Principal, type RunAsMapping } from '../core/principal.ts';
 
 export interface AuthSettings {
   jwt: JwtSettings | null;
   apiKeys: ApiKeyEntry[];
+  /** Principals mapped to warehouse identities; null when all share the warehouse's one. */
+  runAs: RunAsMapping | null;
 }
 
 export interface Authenticator {
@@ -24,7 +26,10 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
   if (!settings.jwt && settings.apiKeys.length === 0) {
     return { mode: 'open', authenticate: async () => LOCAL_PRINCIPAL };
   }
-  const verifyJwt = settings.jwt ? jwtVerifier(settings.jwt) : null;
+  const verifyJwt = settings.jwt ? jwtVerifier({ ...settings.jwt, runAsClaim: settings.runAs?.claim ?? null }) : null;
+  // The claim wins for a JWT; otherwise the mapping by principal id.
+  const mapped = (principal: Principal): Principal =>
+    settings.runAs ? { ...principal, runAs: principal.runAs ?? settings.runAs.byPrincipal.get(principal.id) ?? null } : principal;
   return {
     mode: 'authenticated',
     async authenticate(authorization) {
@@ -35,14 +40,14 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       if (LOOKS_LIKE_JWT.test(token)) {
         if (!verifyJwt) throw unauthenticated('The token is not valid for this server');
         try {
-          return await verifyJwt(token);
+          return mapped(await verifyJwt(token));
         } catch (error) {
           throw unauthenticated(error instanceof TokenError ? error.message : 'The token is not valid for this server');
         }
       }
       const principal = verifyApiKey(settings.apiKeys, token);
       if (!principal) throw unauthenticated('The token is not valid for this server');
-      return principal;
+      return mapped(principal);
     },
   };
 }

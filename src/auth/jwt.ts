@@ -12,6 +12,8 @@ export interface JwtSettings {
   /** Pinned: a token signed with any other algorithm (`none`, HS256 with the public key) fails. */
   algorithms: string[];
   adminScope: string;
+  /** A claim naming the warehouse identity the principal runs as (Principal.runAs); null for none. */
+  runAsClaim?: string | null;
 }
 
 /** Why a token was refused; the message is safe to show. */
@@ -48,6 +50,7 @@ export function jwtVerifier(settings: JwtSettings): JwtVerifier {
       id: `user:${payload.sub ?? ''}`,
       admin: scopesOf(payload).includes(settings.adminScope),
       expiresAt: new Date((payload.exp ?? 0) * 1000),
+      runAs: settings.runAsClaim && typeof payload[settings.runAsClaim] === 'string' ? (payload[settings.runAsClaim] as string) : null,
     };
   };
 }

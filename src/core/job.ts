@@ -52,6 +52,11 @@ export interface Job {
   /** Where to POST the job's end (notifications/), and how that goes; null without a webhook. */
   notification: JobNotification | null;
   /**
+   * The warehouse identity its SQL runs as (Principal.runAs, kept so that the poller, a restart and
+   * other instances reach the query as the same identity); null for the warehouse's own.
+   */
+  runAs: string | null;
+  /**
    * Where a waiting job stands in line, when whoever read the job worked it out (the dispatcher
    * does for the events it publishes); undefined when nobody did, null when the job is not waiting.
    * Never stored: a place in line changes with every other job.

@@ -9,6 +9,20 @@ export interface Principal {
   readonly admin: boolean;
   /** When the credentials stop being valid (a JWT's `exp`); null for API keys and open mode. */
   readonly expiresAt: Date | null;
+  /**
+   * The warehouse identity the principal's SQL runs as (on Snowflake, a named connection of
+   * connections.toml), from a JWT claim or the configured mapping; null or absent for the
+   * warehouse's one configured identity.
+   */
+  readonly runAs?: string | null;
+}
+
+/** How principals map to warehouse identities (JOBQL_SNOWFLAKE_IDENTITY_CLAIM, JOBQL_SNOWFLAKE_IDENTITIES). */
+export interface RunAsMapping {
+  /** A JWT claim whose string value names the identity; null for none. */
+  claim: string | null;
+  /** Principal id → identity, for API keys and JWT subjects without the claim. */
+  byPrincipal: ReadonlyMap<string, string>;
 }
 
 /** The one principal of open mode: local use, no authentication, sees everything. */

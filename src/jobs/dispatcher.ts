@@ -98,6 +98,7 @@ export class Dispatcher {
       queryId = await this.#deps.warehouse.submit({
         jobId: job.id,
         owner: job.owner,
+        runAs: job.runAs,
         statements: splitStatements(job.queryText),
         bindings: job.bindings,
         timeoutSeconds: job.timeoutSeconds ?? this.#deps.limits.defaultTimeoutSeconds,

@@ -58,6 +58,7 @@ export class JobService {
   /** Admission exists only while running: nothing is taken before recovery or after a drain began. */
   readonly #lifecycle = new Lifecycle<Admission>();
   #draining: Promise<void> | null = null;
+  readonly #identities: { known: (name: string) => boolean } | null;
 
   constructor(deps: {
     store: JobStore;
@@ -79,6 +80,11 @@ export class JobService {
     notifier?: JobNotifier | null;
     /** How long after its end a job's undelivered webhook is taken up again at start (the sender's retry period). */
     notifyRetryMs?: number;
+    /**
+     * Principals mapped to warehouse identities: every job must run as one, and only as one the
+     * warehouse has (`known`). Null or absent: every job runs as the warehouse's one identity.
+     */
+    identities?: { known: (name: string) => boolean } | null;
   }) {
     const { store, warehouse, bus, limits, instance, logger: log } = deps;
     const clock = deps.clock ?? systemClock;
@@ -91,6 +97,7 @@ export class JobService {
     this.#log = log;
     this.#notifier = deps.notifier ?? null;
     this.#notifyRetryMs = deps.notifyRetryMs ?? 86_400_000;
+    this.#identities = deps.identities ?? null;
     this.#writer = new TransitionWriter({
       store,
       bus,
@@ -156,6 +163,7 @@ export class JobService {
     const admission = this.#admitting();
     const notifyUrl = input.notifyUrl == null ? null : this.#checkNotifyUrl(input.notifyUrl);
     const submission = validateSubmission({ ...input, notifyUrl }, this.#limits);
+    const runAs = this.#runAsOf(principal);
     const earlier = await admission.earlierWithKey(principal, submission, this.#clock.now());
     if (earlier) return this.#maybeWait(earlier, submission.waitMs);
     await admission.admit(principal);
@@ -172,6 +180,7 @@ export class JobService {
       submittedAt: this.#clock.now(),
       cancelIfUnwatchedSeconds: submission.cancelIfUnwatchedSeconds,
       notifyUrl: submission.notifyUrl,
+      runAs,
     });
     if (job.id === id) {
       // (Otherwise a concurrent submission with the same key made the job first.)
@@ -294,13 +303,32 @@ export class JobService {
    * dispatched with its query id, so the poller tracks it, a restart polls it again, and it never
    * takes a dispatch slot (it already runs).
    */
+  /**
+   * The identity a principal's jobs run as. With identities mapped, a principal without one (or
+   * with one the warehouse does not have) may run nothing: running it as the shared service
+   * identity would be the very thing the mapping is there to prevent.
+   */
+  #runAsOf(principal: Principal): string | null {
+    if (!this.#identities) return null;
+    const runAs = principal.runAs ?? null;
+    if (runAs === null) {
+      throw requestError(RequestErrorCode.FORBIDDEN, 'No warehouse identity is mapped for this principal, so it may not run SQL here');
+    }
+    if (!this.#identities.known(runAs)) {
+      throw requestError(RequestErrorCode.FORBIDDEN, 'The warehouse identity this principal is mapped to is not configured on the server');
+    }
+    return runAs;
+  }
+
   async attach(queryId: string, principal: Principal): Promise<Job> {
     this.#admitting();
     checkAttach(queryId, principal, this.#limits);
     const normalized = normalizeQueryId(queryId);
     const existing = await this.#store.findByQueryId(normalized);
     if (existing) return existing;
-    const described = await this.#warehouse.describe(normalized);
+    const runAs = this.#runAsOf(principal);
+    // As the attaching principal: the warehouse shows it only the queries its identity may see.
+    const described = await this.#warehouse.describe(normalized, runAs);
     if (!described) throw requestError(RequestErrorCode.NOT_FOUND, `The warehouse knows no query ${JSON.stringify(queryId)}`);
     const inserted = await this.#store.insert({
       id: newJobId(),
@@ -312,6 +340,7 @@ export class JobService {
       timeoutSeconds: null,
       statementCount: 1,
       submittedAt: this.#clock.now(),
+      runAs,
     });
     const job = await this.#dispatcher.attach(inserted, normalized);
     this.#log.info({ jobId: job.id, queryId: normalized }, 'query attached');

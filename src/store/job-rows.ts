@@ -36,6 +36,8 @@ export interface JobRow<T> {
   cancel_if_unwatched_seconds: number | null;
   /** JSON of a JobNotification, times as ISO 8601 text. */
   notification: string | null;
+  /** The warehouse identity the job runs as (Job.runAs); absent in rows of earlier versions. */
+  run_as?: string | null;
 }
 
 /** How a store's driver reads and writes a time. */
@@ -73,6 +75,7 @@ export function jobFromRow<T>(r: JobRow<T>, time: TimeColumns<T>): Job {
     idempotencyKey: r.idempotency_key,
     cancelIfUnwatchedSeconds: r.cancel_if_unwatched_seconds ?? null,
     notification: notificationFromColumn(r.notification ?? null),
+    runAs: r.run_as ?? null,
   };
 }
 
@@ -112,8 +115,8 @@ export function patchAssignments<T>(patch: JobPatch, time: TimeColumns<T>): [col
  * `?NNN` parameters take the same text once `$` is replaced.
  */
 export const INSERT_JOB = `INSERT INTO jobs (id, owner, idempotency_key, query_text, bindings, tag, timeout_seconds, statement_count,
-                         status, previous_status, sequence, status_changed_at, submitted_at, cancel_if_unwatched_seconds, notification)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9, $10, $11)
+                         status, previous_status, sequence, status_changed_at, submitted_at, cancel_if_unwatched_seconds, notification, run_as)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', NULL, 1, $9, $9, $10, $11, $12)
        ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`;
 
 export function newJobValues<T>(job: NewJob, time: TimeColumns<T>): (string | number | null | T)[] {
@@ -133,6 +136,7 @@ export function newJobValues<T>(job: NewJob, time: TimeColumns<T>): (string | nu
         ? null
         : { url: job.notifyUrl, attempts: 0, firstAttemptAt: null, deliveredAt: null, lastError: null, gaveUp: false },
     ),
+    job.runAs ?? null,
   ];
 }
 
@@ -183,6 +187,7 @@ const SNAPSHOT_FIELDS: Record<Exclude<keyof JobRow<unknown>, Unchanging>, true> 
   idempotency_key: true,
   cancel_if_unwatched_seconds: true,
   notification: true,
+  run_as: true,
 };
 
 /**

@@ -16,6 +16,8 @@ export interface NewJob {
   cancelIfUnwatchedSeconds?: number | null;
   /** The webhook's URL (null or left out for none); the job starts with a notification of no attempts. */
   notifyUrl?: string | null;
+  /** The warehouse identity it runs as (Principal.runAs); null or left out for the warehouse's own. */
+  runAs?: string | null;
 }
 
 /** Fields that change without being a transition, or together with one. */

@@ -81,6 +81,8 @@ const MIGRATIONS = [
    ALTER TABLE jobs ADD COLUMN notification TEXT;
    CREATE INDEX jobs_watched ON jobs (seq) WHERE cancel_if_unwatched_seconds IS NOT NULL AND status NOT IN (${TERMINAL_LIST});
    CREATE INDEX jobs_notified ON jobs (ended_at) WHERE notification IS NOT NULL;`,
+  // The warehouse identity a job runs as (Snowflake identities per principal).
+  `ALTER TABLE jobs ADD COLUMN run_as TEXT;`,
 ];
 
 type Row = JobRow<number>;

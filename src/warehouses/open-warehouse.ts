@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger.ts';
-import { LOCAL_PRINCIPAL } from '../core/principal.ts';
+import { LOCAL_PRINCIPAL, type RunAsMapping } from '../core/principal.ts';
 import type { SnowflakeConnectionSettings } from './snowflake/connection-options.ts';
 import type { Warehouse } from './warehouse.ts';
 
@@ -31,12 +31,22 @@ export interface WarehouseSettings {
   limits: { maxConcurrentJobs: number };
   /** Open mode (no authentication): its one principal's database is opened at start. */
   openMode: boolean;
+  /** Principals mapped to warehouse identities (Snowflake); absent or null for none. */
+  auth?: { runAs: RunAsMapping | null };
 }
 
 export interface OpenedWarehouse {
   warehouse: Warehouse;
   /** Closes the warehouse and whatever it holds (the engine process, the result store). */
   close(): Promise<void>;
+  /** With principals mapped to identities: which identities the warehouse has. */
+  identities?: { known(name: string): boolean } | null;
+}
+
+/** What the warehouse may ask of the rest of jobql. */
+export interface WarehouseHooks {
+  /** The identity a query runs as (its job's `runAs`), for one this process did not submit. */
+  runAsOf?: (queryId: string) => Promise<string | null>;
 }
 
 /**
@@ -45,12 +55,13 @@ export interface OpenedWarehouse {
  * module or parquet-wasm, and the embedded one never loads snowflake-sdk
  * (test/warehouses/adapter-loading.test.ts checks both).
  */
-export async function openWarehouse(config: WarehouseSettings, logger: Logger): Promise<OpenedWarehouse> {
+export async function openWarehouse(config: WarehouseSettings, logger: Logger, hooks: WarehouseHooks = {}): Promise<OpenedWarehouse> {
   if (config.snowflake) {
-    const [{ default: snowflake }, { SnowflakeClient }, { SnowflakeWarehouse }] = await Promise.all([
+    const [{ default: snowflake }, { SnowflakeClient }, { SnowflakeWarehouse }, { SnowflakeIdentities }] = await Promise.all([
       import('snowflake-sdk'),
       import('./snowflake/snowflake-client.ts'),
       import('./snowflake/snowflake-warehouse.ts'),
+      import('./snowflake/snowflake-identities.ts'),
     ]);
     const { options, source } = config.snowflake;
     // The driver logs through its own logger; jobql logs what matters through pino.
@@ -59,7 +70,13 @@ export async function openWarehouse(config: WarehouseSettings, logger: Logger): 
     const client = new SnowflakeClient(options, log);
     log.info({ source }, 'connecting to Snowflake');
     await client.connect(); // wrong credentials stop the start, with the driver's message
-    if (!config.openMode) {
+    const mapped = config.auth?.runAs ?? null;
+    if (mapped) {
+      log.info(
+        { claim: mapped.claim, mappedPrincipals: mapped.byPrincipal.size, connections: config.snowflake.identities?.size ?? 0 },
+        'principals run SQL as their own Snowflake identities (named connections of connections.toml)',
+      );
+    } else if (!config.openMode) {
       // Snowflake scopes RESULT_SCAN, query history and grants by user: with one service user,
       // every principal could read every other's results by query id.
       log.warn(
@@ -67,8 +84,9 @@ export async function openWarehouse(config: WarehouseSettings, logger: Logger): 
         'every principal runs SQL as this one Snowflake identity: Snowflake grants and RESULT_SCAN do not tell them apart; run one jobql per tenant until identities are mapped',
       );
     }
-    const warehouse = new SnowflakeWarehouse(client, log);
-    return { warehouse, close: () => warehouse.close() };
+    const identities = new SnowflakeIdentities(client, config.snowflake.identities ?? new Map(), log);
+    const warehouse = new SnowflakeWarehouse(identities, log, hooks.runAsOf);
+    return { warehouse, close: () => warehouse.close(), identities: mapped ? { known: (name) => identities.has(name) } : null };
   }
   const { EngineWarehouse } = await import('./duckdb/engine-warehouse.ts');
   const resultsDir = path.join(config.dataDir, 'results');

@@ -2,13 +2,18 @@ import type { JsonValue } from '../core/job.ts';
 import type { Download, DownloadFormat, QueryState, ResultPage } from '../core/results.ts';
 
 /**
- * The port every warehouse adapter implements. Only plain data crosses it (ids, SQL text, JSON
- * values, column metadata), so an adapter can live in another process and no driver type leaks.
+ * The port every warehouse adapter implements. A query is reached as the identity it runs as: an
+ * adapter that has several (Snowflake's, by principal) finds a query's from its job, through the
+ * `runAsOf` lookup it is opened with (warehouses/open-warehouse.ts). Only plain data crosses it
+ * (ids, SQL text, JSON values, column metadata), so an adapter can live in another process and no
+ * driver type leaks.
  */
 export interface SubmitRequest {
   jobId: string;
   /** The principal the job runs for: the embedded warehouse runs its SQL in that principal's database. */
   owner: string;
+  /** The identity it runs as (Job.runAs; Snowflake: a named connection); null for the warehouse's own. */
+  runAs: string | null;
   /** The job's statements, already split (see jobs/sql-statements.ts). */
   statements: string[];
   bindings: JsonValue[];
@@ -29,7 +34,7 @@ export interface Warehouse {
    * A query started elsewhere, for attachQuery: null when the warehouse does not know the id;
    * `queryText` null when its text is not visible to jobql's role.
    */
-  describe(queryId: string): Promise<{ queryText: string | null } | null>;
+  describe(queryId: string, runAs?: string | null): Promise<{ queryText: string | null } | null>;
   /**
    * Asks the engine to stop a job's query; the outcome is reported through `status`. Without a
    * query id (its submit has not returned yet) the adapter stops what it can find by job id.

@@ -93,6 +93,7 @@ function transition(jobId: string, sequence: number, status: JobStatus, previous
     idempotencyKey: sequence === 1 ? null : 'key-1',
     cancelIfUnwatchedSeconds: null,
     notification: null,
+    runAs: null,
   };
   return eventOf(job);
 }

@@ -50,6 +50,7 @@ export function jobWith(fields: Partial<Job> = {}): Job {
     idempotencyKey: null,
     cancelIfUnwatchedSeconds: null,
     notification: null,
+    runAs: null,
     ...fields,
   };
 }

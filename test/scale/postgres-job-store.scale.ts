@@ -87,9 +87,12 @@ describe('PostgresJobStore on PostgreSQL', () => {
       const job = await first.insert(newJob(1));
       assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
       await first.close();
-      // Version 1 is version 3 without the history table (2) and the watch and webhook columns (3).
+      // Version 1 is version 4 without the history table (2), the watch and webhook columns (3) and
+      // the identity column (4).
       await admin.query('DROP TABLE job_transitions');
-      await admin.query('ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds, DROP COLUMN watched_at, DROP COLUMN notification');
+      await admin.query(
+        'ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds, DROP COLUMN watched_at, DROP COLUMN notification, DROP COLUMN run_as',
+      );
       await admin.query('DELETE FROM jobql_schema_version WHERE version >= 2');
       const upgraded = await PostgresJobStore.open(db.url);
       try {
@@ -103,7 +106,7 @@ describe('PostgresJobStore on PostgreSQL', () => {
         await upgraded.close();
       }
       const { rows } = await admin.query<{ version: number }>('SELECT max(version) AS version FROM jobql_schema_version');
-      assert.equal(rows[0]?.version, 3);
+      assert.equal(rows[0]?.version, 4);
     });
   });
 

@@ -7,6 +7,14 @@
  * (inline rows and chunks), abort (by query id and by request id), SYSTEM$CANCEL_QUERY, heartbeat,
  * logout, telemetry.
  *
+ * Users and roles, as far as jobql's isolation needs them: each login is a user (password, or a
+ * key-pair JWT checked against the user's public key) and a role it was granted (the `roleName`
+ * of the login URL, or its first role). Each role has a database of its own (a DuckDB instance),
+ * so one role's tables are not there for another, as without a grant; a query belongs to the user
+ * that ran it, and monitoring, results, aborts, query history, SYSTEM$CANCEL_QUERY and
+ * `RESULT_SCAN('<query id>')` of another user's query answer as for an unknown id, as
+ * Snowflake scopes them by user. Every query records its user and role.
+ *
  * A SELECT marked with the comment `lazy result` (LAZY_RESULT) keeps its result in a DuckDB table
  * and converts each chunk to wire strings only when it is fetched, so a result of millions of rows
  * costs the process that runs the double (often jobql's own, in tests) no JavaScript memory.
@@ -22,6 +30,7 @@ import {
   type DuckDBType,
   StatementType,
 } from '@duckdb/node-api';
+import { importSPKI, jwtVerify } from 'jose';
 import { splitStatements } from '../../src/jobs/sql-statements.ts';
 import { type RowType, rowTypeOf, wireValue } from './rowtype.ts';
 
@@ -48,6 +57,11 @@ export interface Faults {
 
 export interface QueryRecord {
   id: string;
+  /** The user and role of the session that ran it. */
+  user: string;
+  role: string;
+  /** The role's database, where it runs. */
+  instance: DuckDBInstance;
   requestId: string | null;
   sqlText: string;
   queryTag: string;
@@ -75,6 +89,8 @@ export interface QueryRecord {
 }
 
 interface Session {
+  user: string;
+  role: string;
   /** Set by ALTER SESSION SET; echoed in every result's `parameters`, as Snowflake does. */
   parameters: Map<string, string>;
   token: string;
@@ -104,9 +120,20 @@ export interface SnowflakeDouble {
   stop(): Promise<void>;
 }
 
+/** A user the double accepts: by password, or by a key-pair JWT (its public key, PEM). */
+export interface DoubleUser {
+  name: string;
+  password?: string;
+  publicKeyPem?: string;
+  /** The roles granted to it; the first is its default. */
+  roles: string[];
+}
+
 export interface DoubleOptions {
+  /** The default user (role `R`); more users in `users`. */
   user?: string;
   password?: string;
+  users?: DoubleUser[];
   /** Rows per result chunk; results longer than this are served as chunks. */
   chunkRows?: number;
   /** How long a sync query request waits before answering 333333 (real Snowflake: 45 s). */
@@ -127,6 +154,14 @@ const DML_COLUMNS: Partial<Record<StatementType, { typeId: number; columns: stri
 };
 /** The marker of a SELECT whose result stays in DuckDB until its chunks are fetched. */
 const LAZY_RESULT = /\/\*\s*lazy result\s*\*\//i;
+const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+/** A result column's type in a RESULT_SCAN table (wire strings cast into it). */
+function scanType(column: RowType): string {
+  if (column.type === 'fixed') return `DECIMAL(${Math.min(column.precision ?? 38, 38)}, ${column.scale})`;
+  if (column.type === 'real') return 'DOUBLE';
+  if (column.type === 'boolean') return 'BOOLEAN';
+  return 'VARCHAR';
+}
 const countColumn = (name: string): RowType => ({ name, type: 'fixed', precision: 19, scale: 0, nullable: false });
 const CANCELLED = { code: '000604', sqlState: '57014', message: 'SQL execution canceled' };
 const timeoutError = (seconds: number) => ({
@@ -149,6 +184,17 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
   const chunkRows = options.chunkRows ?? 1000;
   const syncWaitMs = options.syncWaitMs ?? 2000;
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const users: DoubleUser[] = [{ name: user, password, roles: ['R'] }, ...(options.users ?? [])];
+  /** Each role's database: the default role's is `instance`. */
+  const roleInstances = new Map<string, DuckDBInstance>([['R', instance]]);
+  async function instanceOf(role: string): Promise<DuckDBInstance> {
+    let found = roleInstances.get(role);
+    if (!found) {
+      found = await DuckDBInstance.create(':memory:', { threads: '2' });
+      roleInstances.set(role, found);
+    }
+    return found;
+  }
   const counts = new Map<string, number>();
   const sessions = new Map<string, Session>();
   const masters = new Map<string, Session>();
@@ -176,8 +222,77 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     counts.set(name, (counts.get(name) ?? 0) + 1);
   };
 
-  function newSession(): Session {
+  /** The user and role a login request authenticates, or the error Snowflake answers. */
+  async function loginOf(
+    data: Record<string, any>,
+    roleName: string | null,
+  ): Promise<{ user: string; role: string } | { code: string; message: string }> {
+    const refused = { code: '390100', message: 'Incorrect username or password was specified.' };
+    const found = users.find((u) => u.name.toUpperCase() === String(data['LOGIN_NAME'] ?? '').toUpperCase());
+    if (!found) return refused;
+    if (data['AUTHENTICATOR'] === 'SNOWFLAKE_JWT') {
+      if (!found.publicKeyPem) return refused;
+      try {
+        const key = await importSPKI(found.publicKeyPem, 'RS256');
+        const { payload } = await jwtVerify(String(data['TOKEN'] ?? ''), key);
+        if (!String(payload.sub ?? '').toUpperCase().endsWith(`.${found.name.toUpperCase()}`)) return refused;
+      } catch {
+        return { code: '390144', message: 'JWT token is invalid.' };
+      }
+    } else if (found.password === undefined || data['PASSWORD'] !== found.password) {
+      return refused;
+    }
+    const role = roleName ? roleName.toUpperCase() : found.roles[0]!;
+    if (!found.roles.includes(role)) {
+      return { code: '390189', message: `Role '${role}' specified in the connect string is not granted to this user.` };
+    }
+    return { user: found.name, role };
+  }
+
+  /** A query the session's user ran; another user's is not there for it. */
+  function ownQuery(id: string, session: Session): QueryRecord | undefined {
+    const query = queries.get(id.toLowerCase());
+    return query && query.user === session.user ? query : undefined;
+  }
+
+  /**
+   * `RESULT_SCAN('<query id>')` (also in `TABLE(...)`): the result of an earlier query of the same
+   * user, as a temporary table on the query's connection; another user's or an unknown id is 000709.
+   * Columns keep their Snowflake types roughly (NUMBER, FLOAT, BOOLEAN; the rest as text).
+   */
+  async function withResultScans(
+    query: QueryRecord,
+    connection: DuckDBConnection,
+  ): Promise<{ sqlText: string } | { code: string; sqlState: string; message: string }> {
+    const pattern = /(?:table\s*\(\s*)?result_scan\s*\(\s*'([^']*)'\s*\)(?:\s*\))?/gi;
+    const ids = [...query.sqlText.matchAll(pattern)].map((m) => m[1] ?? '');
+    if (ids.length === 0) return { sqlText: query.sqlText };
+    const tables = new Map<string, string>();
+    for (const id of ids) {
+      if (tables.has(id)) continue;
+      const source = queries.get(id.toLowerCase());
+      if (!source || source.user !== query.user || source.endTime === 0 || source.error) {
+        return { code: '000709', sqlState: '02000', message: `Statement ${id} not found` };
+      }
+      const table = `result_scan_${tables.size}`;
+      const columns = source.rowType.map((c) => `${quoteIdent(c.name)} ${scanType(c)}`).join(', ');
+      await connection.run(`CREATE OR REPLACE TEMP TABLE ${table} (${columns})`);
+      const rows = await rowsOf(source, 0, resultLength(source));
+      if (rows.length > 0) {
+        const appender = await connection.prepare(`INSERT INTO ${table} VALUES (${source.rowType.map(() => '?').join(', ')})`);
+        for (const row of rows) {
+          appender.bind(row as never[]);
+          await appender.run();
+        }
+      }
+      tables.set(id, table);
+    }
+    return { sqlText: query.sqlText.replace(pattern, (_m, id: string) => tables.get(id)!) };
+  }
+
+  function newSession(who: { user: string; role: string }): Session {
     const session: Session = {
+      ...who,
       parameters: new Map(),
       token: `session-${randomUUID()}`,
       masterToken: `master-${randomUUID()}`,
@@ -206,9 +321,16 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     queryTag: string;
   }
 
-  function newRecord(sqlText: string, requestId: string | null, queryTag: string, session: Session | null): QueryRecord {
+  function newRecord(
+    sqlText: string,
+    requestId: string | null,
+    queryTag: string,
+    session: Session | null,
+    owner: { user: string; role: string; instance: DuckDBInstance },
+  ): QueryRecord {
     const query: QueryRecord = {
       id: randomUUID(),
+      ...owner,
       requestId,
       sqlText,
       queryTag,
@@ -241,7 +363,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     const cancel = /^\s*select\s+system\$cancel_query\s*\(\s*'([^']+)'\s*\)\s*;?\s*$/i.exec(query.sqlText);
     if (cancel?.[1]) {
       const target = queries.get(cancel[1].toLowerCase());
-      if (target) abort(target);
+      if (target && target.user === query.user) abort(target);
       query.rowType = [{ name: `SYSTEM$CANCEL_QUERY('${cancel[1].toUpperCase()}')`, type: 'text', scale: 0, nullable: true }];
       query.rows = [[`query [${cancel[1]}] terminated.`]];
       return finish(query, null);
@@ -251,17 +373,19 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       // unless `hiddenFromHistory` says otherwise).
       const target = queries.get(String(values[0] ?? '').toLowerCase());
       query.rowType = [{ name: 'QUERY_TEXT', type: 'text', scale: 0, nullable: true }];
-      query.rows = target && !faults.hiddenFromHistory.has(target.id) ? [[target.sqlText]] : [];
+      query.rows = target && target.user === query.user && !faults.hiddenFromHistory.has(target.id) ? [[target.sqlText]] : [];
       return finish(query, null);
     }
     const timer =
       params.timeoutSeconds > 0
         ? setTimeout(() => abort(query, timeoutError(params.timeoutSeconds)), params.timeoutSeconds * 1000)
         : null;
-    const connection = await instance.connect();
+    const connection = await query.instance.connect();
     query.connection = connection;
     try {
-      const extracted = await connection.extractStatements(query.sqlText);
+      const scanned = await withResultScans(query, connection);
+      if ('code' in scanned) return finish(query, scanned);
+      const extracted = await connection.extractStatements(scanned.sqlText);
       const count = extracted.count;
       if (params.multiStatementCount !== 0 && count !== params.multiStatementCount) {
         return finish(query, {
@@ -283,17 +407,17 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       let remaining = values;
       if (count === 1) {
         const prepared = await extracted.prepare(0);
-        await runStatement(query, connection, prepared, query.sqlText, remaining);
+        await runStatement(query, connection, prepared, scanned.sqlText, remaining);
         return finish(query, null);
       }
       // A multi-statement query: each statement is a child query of its own, run in order; the
       // parent's result names them (`resultIds`), and the first failure fails the parent.
       const children: string[] = [];
       // Statement texts, for a MERGE's counting rewrite (jobql's splitter agrees with DuckDB's parser).
-      const texts = splitStatements(query.sqlText);
+      const texts = splitStatements(scanned.sqlText);
       for (let i = 0; i < count; i++) {
         const prepared = await extracted.prepare(i);
-        const child = newRecord(query.sqlText, null, params.queryTag, null);
+        const child = newRecord(query.sqlText, null, params.queryTag, null, { user: query.user, role: query.role, instance: query.instance });
         child.sessionParameters = query.sessionParameters;
         child.status = 'RUNNING';
         children.push(child.id);
@@ -386,7 +510,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
   async function rowsOf(query: QueryRecord, first: number, count: number): Promise<(string | null)[][]> {
     const lazy = query.lazy;
     if (!lazy) return query.rows.slice(first, first + count);
-    const connection = await instance.connect();
+    const connection = await query.instance.connect();
     try {
       const reader = await connection.runAndReadAll(
         `SELECT * FROM ${lazy.table} WHERE rowid >= ${first} AND rowid < ${first + count} ORDER BY rowid`,
@@ -481,10 +605,9 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     if (pathname === '/session/v1/login-request') {
       count('login');
       const data = body['data'] ?? {};
-      if (data.LOGIN_NAME !== user || data.PASSWORD !== password) {
-        return send(200, failure('390100', 'Incorrect username or password was specified.'));
-      }
-      const session = newSession();
+      const who = await loginOf(data, searchParams.get('roleName'));
+      if ('code' in who) return send(200, failure(who.code, who.message));
+      const session = newSession(who);
       logins.push({ ...(data.SESSION_PARAMETERS ?? {}) });
       const keepAlive = data.SESSION_PARAMETERS?.CLIENT_SESSION_KEEP_ALIVE === true;
       return send(
@@ -520,7 +643,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       const master = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization ?? '')?.[1] ?? '';
       const old = masters.get(master);
       if (!old) return send(200, failure('390114', 'Master token expired'));
-      const session = newSession();
+      const session = newSession(old);
       return send(
         200,
         ok({
@@ -566,7 +689,11 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         const values = Object.keys(bindings)
           .sort((a, b) => Number(a) - Number(b))
           .map((k) => bindingValue(bindings[k]));
-        query = newRecord(String(body['sqlText'] ?? ''), requestId, params.queryTag, session);
+        query = newRecord(String(body['sqlText'] ?? ''), requestId, params.queryTag, session, {
+          user: session.user,
+          role: session.role,
+          instance: await instanceOf(session.role),
+        });
         if (alterSession(query, session)) query.done = Promise.resolve();
         else {
         if (requestId) byRequestId.set(requestId, query);
@@ -591,7 +718,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       count('monitoring');
       monitoringCalls.set(monitoring[1], (monitoringCalls.get(monitoring[1]) ?? 0) + 1);
       monitoringLog.push({ queryId: monitoring[1], sessionId: session.id, at: Date.now() });
-      const query = queries.get(monitoring[1]);
+      const query = ownQuery(monitoring[1], session);
       if (!query) return send(200, ok({ queries: [] }));
       return send(
         200,
@@ -618,7 +745,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
         count('503');
         return send(503, 'Service Unavailable', 'text/plain');
       }
-      const query = queries.get(result[1]);
+      const query = ownQuery(result[1], session);
       if (!query) return send(200, failure('000709', `Statement ${result[1]} not found`, { sqlState: '02000' }));
       await Promise.race([query.done, sleep(syncWaitMs)]);
       if (query.endTime === 0) return send(200, { data: { queryId: query.id, getResultUrl: `/queries/${query.id}/result` }, code: '333333', success: true });
@@ -627,7 +754,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     const abortById = /^\/queries\/([0-9a-f-]+)\/abort-request$/.exec(pathname);
     if (abortById?.[1] || pathname === '/queries/v1/abort-request') {
       count('abort');
-      const query = abortById?.[1] ? queries.get(abortById[1]) : byRequestId.get(String(body['requestId'] ?? ''));
+      const query = abortById?.[1] ? ownQuery(abortById[1], session) : ownQuery(byRequestId.get(String(body['requestId'] ?? ''))?.id ?? '', session);
       if (!query || query.endTime !== 0) {
         return send(200, { ...failure('000605', 'Identified SQL statement is not currently executing.', { sqlState: '01000' }), code: '' });
       }
@@ -677,7 +804,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.allSettled([...queries.values()].map((q) => q.done));
-      instance.closeSync();
+      for (const each of roleInstances.values()) each.closeSync();
     },
   };
 }

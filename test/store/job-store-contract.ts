@@ -99,6 +99,7 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
           timeoutSeconds: 90,
           statementCount: 3,
           submittedAt: new Date(Date.parse('2031-02-03T04:05:06.789Z')),
+          runAs: 'analyst',
         });
         const inserted = await store.insert(given);
         const expected: Job = {
@@ -126,6 +127,7 @@ export function jobStoreContract(name: string, open: () => Promise<StoreHarness>
           idempotencyKey: 'key-1',
           cancelIfUnwatchedSeconds: null,
           notification: null,
+          runAs: 'analyst',
         };
         assert.deepEqual(inserted, expected);
         assert.equal(typeof inserted.seq, 'number');

@@ -46,11 +46,12 @@ test('a database from before the history (version 5): its jobs have none, their 
     });
     assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
     await first.close();
-    // Version 5 is version 7 without the history table (6) and the watch and webhook columns (7).
+    // Version 5 is version 8 without the history table (6), the watch and webhook columns (7) and
+    // the identity column (8).
     const db = new DatabaseSync(file);
     db.exec(`DROP TABLE job_transitions; DROP INDEX jobs_watched; DROP INDEX jobs_notified;
              ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds; ALTER TABLE jobs DROP COLUMN watched_at;
-             ALTER TABLE jobs DROP COLUMN notification; PRAGMA user_version = 5;`);
+             ALTER TABLE jobs DROP COLUMN notification; ALTER TABLE jobs DROP COLUMN run_as; PRAGMA user_version = 5;`);
     db.close();
 
     const upgraded = new SqliteJobStore(file);
@@ -66,7 +67,7 @@ test('a database from before the history (version 5): its jobs have none, their 
       await upgraded.close();
     }
     const check = new DatabaseSync(file);
-    assert.deepEqual({ ...(check.prepare('PRAGMA user_version').get() as object) }, { user_version: 7 });
+    assert.deepEqual({ ...(check.prepare('PRAGMA user_version').get() as object) }, { user_version: 8 });
     check.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -74,7 +74,7 @@ const POLL_MS = 20;
 const UNKNOWN_QUERY_ID = '01234567-89ab-4def-8123-456789abcdef';
 
 function request(statements: string[], extra: Partial<SubmitRequest> = {}): SubmitRequest {
-  return { jobId: newJobId(), owner: 'local', statements, bindings: [], timeoutSeconds: 60, tag: null, ...extra };
+  return { jobId: newJobId(), owner: 'local', runAs: null, statements, bindings: [], timeoutSeconds: 60, tag: null, ...extra };
 }
 
 const describeState = (state: QueryState | undefined): string =>

@@ -23,7 +23,16 @@ function snowflakeSdk(): typeof snowflake {
 export interface SnowflakeConnectionSettings {
   options: snowflake.ConnectionOptions;
   source: string;
+  /**
+   * The identities principals may run as (Principal.runAs), by name: every named connection of
+   * connections.toml, each the service connection's account and place with its own user, role
+   * and credentials. Empty without a connections.toml.
+   */
+  identities?: ReadonlyMap<string, snowflake.ConnectionOptions>;
 }
+
+/** What an identity's own connection replaces of the service connection: who it is. */
+const IDENTITY_OPTIONS = ['username', 'password', 'authenticator', 'privateKey', 'privateKeyPath', 'privateKeyPass', 'token', 'role'];
 
 /** Environment variables with the Snowflake option each sets; they override connections.toml. */
 const ENV_OPTIONS: readonly [string, string][] = [
@@ -85,14 +94,24 @@ export function snowflakeConnectionOptions(env: NodeJS.ProcessEnv = process.env)
   // The account name is only used to build the host name, which an access URL replaces.
   if (!options['account']) options['account'] = 'jobql';
   const sources = [fromFile?.source, fromEnv.length > 0 ? `environment (${fromEnv.join(', ')})` : null];
-  return { options: options as snowflake.ConnectionOptions, source: sources.filter(Boolean).join(' + ') };
+  const identities = new Map<string, snowflake.ConnectionOptions>();
+  for (const [name, table] of Object.entries(fromFile?.tables ?? {})) {
+    const identity: Record<string, unknown> = { ...options };
+    for (const key of IDENTITY_OPTIONS) delete identity[key];
+    Object.assign(identity, table);
+    if (identity['privateKeyPath'] && !identity['authenticator']) identity['authenticator'] = 'SNOWFLAKE_JWT';
+    identities.set(name, identity as snowflake.ConnectionOptions);
+  }
+  return { options: options as snowflake.ConnectionOptions, source: sources.filter(Boolean).join(' + '), identities };
 }
 
 function connectionsTomlPath(env: NodeJS.ProcessEnv): string {
   return path.join(env['SNOWFLAKE_HOME'] || path.join(os.homedir(), '.snowflake'), 'connections.toml');
 }
 
-function readConnectionsToml(env: NodeJS.ProcessEnv): { options: Record<string, unknown>; source: string } | null {
+function readConnectionsToml(
+  env: NodeJS.ProcessEnv,
+): { options: Record<string, unknown>; source: string; tables: Record<string, Record<string, unknown>> } | null {
   const file = connectionsTomlPath(env);
   const name = env['SNOWFLAKE_DEFAULT_CONNECTION_NAME'];
   let text: string;
@@ -116,16 +135,19 @@ function readConnectionsToml(env: NodeJS.ProcessEnv): { options: Record<string, 
     throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const chosen = name || 'default';
+  const tables: Record<string, Record<string, unknown>> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      tables[key] = snowflakeSdk().normalizeConnectionOptions(value as Record<string, unknown>) as Record<string, unknown>;
+    }
+  }
   const table = parsed[chosen];
   if (table === undefined) {
     if (name) throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file} has no connection named ${JSON.stringify(name)}`);
-    return null;
+    return { options: {}, source: '', tables };
   }
   if (typeof table !== 'object' || table === null || Array.isArray(table)) {
     throw new SnowflakeOptionsError(`Invalid configuration:\n  ${file}: [${chosen}] is not a table`);
   }
-  return {
-    options: snowflakeSdk().normalizeConnectionOptions(table as Record<string, unknown>) as Record<string, unknown>,
-    source: `${file} [${chosen}]`,
-  };
+  return { options: tables[chosen] ?? {}, source: `${file} [${chosen}]`, tables };
 }

@@ -9,6 +9,7 @@ import { addDmlCounts } from '../dml-counts.ts';
 import type { SubmitRequest, Warehouse } from '../warehouse.ts';
 import type { QueryState, ResultPage } from '../../core/results.ts';
 import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
+import type { SnowflakeIdentities } from './snowflake-identities.ts';
 import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
 import { statementDownload } from './snowflake-downloads.ts';
 import { type CellConverter, columnOf, converterOf, type DriverColumn } from './snowflake-values.ts';
@@ -48,7 +49,10 @@ export class SnowflakeWarehouse implements Warehouse {
   readonly name = 'snowflake';
   readonly forgetsOnRestart = false;
   readonly idempotentSubmit = true;
-  readonly #client: SnowflakeClient;
+  readonly #identities: SnowflakeIdentities;
+  readonly #runAsOf: (queryId: string) => Promise<string | null>;
+  /** The identity of each query seen, so that a lookup is made once per query. */
+  readonly #runAs = new Map<string, string | null>();
   readonly #log: Logger;
   /** Statements of submits still waiting for their query id, by job id: cancel uses them. */
   readonly #pending = new Map<string, snowflake.RowStatement>();
@@ -56,14 +60,34 @@ export class SnowflakeWarehouse implements Warehouse {
   readonly #firstSeenRunning = new Map<string, Date>();
   readonly #ends = new Map<string, EndDetails>();
 
-  constructor(client: SnowflakeClient, log: Logger) {
-    this.#client = client;
+  /**
+   * `runAsOf` finds the identity a query runs as (its job's `runAs`), for a query this process did
+   * not submit: after a restart, or submitted by another instance.
+   */
+  constructor(identities: SnowflakeIdentities, log: Logger, runAsOf: (queryId: string) => Promise<string | null> = async () => null) {
+    this.#identities = identities;
     this.#log = log;
+    this.#runAsOf = runAsOf;
+  }
+
+  /** The client of the identity a query runs as. */
+  async #clientOf(queryId: string): Promise<SnowflakeClient> {
+    let runAs = this.#runAs.get(queryId);
+    if (runAs === undefined) {
+      runAs = await this.#runAsOf(queryId);
+      this.#remember(queryId, runAs);
+    }
+    return this.#identities.client(runAs);
+  }
+
+  #remember(queryId: string, runAs: string | null): void {
+    this.#runAs.set(queryId, runAs);
+    if (this.#runAs.size > END_CACHE_SIZE) this.#runAs.delete(this.#runAs.keys().next().value!);
   }
 
   async submit(request: SubmitRequest): Promise<string> {
     const count = request.statements.length;
-    const queryId = await this.#client.submit(
+    const queryId = await this.#identities.client(request.runAs).submit(
       {
         sqlText: request.statements.join(';\n'),
         requestId: jobIdAsUuid(request.jobId),
@@ -77,6 +101,7 @@ export class SnowflakeWarehouse implements Warehouse {
       },
       (statement) => this.#pending.set(request.jobId, statement),
     ).finally(() => this.#pending.delete(request.jobId));
+    this.#remember(queryId, request.runAs);
     return queryId;
   }
 
@@ -100,7 +125,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async #statusOf(queryId: string): Promise<QueryState | null> {
-    const { status, errorCode, errorMessage } = await this.#client.status(queryId);
+    const { status, errorCode, errorMessage } = await (await this.#clientOf(queryId)).status(queryId);
     if (status === 'NO_QUERY_DATA' || !KNOWN_STATUSES.has(status)) {
       const misses = (this.#noData.get(queryId) ?? 0) + 1;
       this.#noData.set(queryId, misses);
@@ -150,7 +175,7 @@ export class SnowflakeWarehouse implements Warehouse {
   /** The failed query's error with its SQLSTATE, which only the result endpoint gives. */
   async #errorOf(queryId: string, errorCode: string | null, errorMessage: string | null): Promise<JobError> {
     try {
-      await this.#client.results(queryId);
+      await (await this.#clientOf(queryId)).results(queryId);
     } catch (error) {
       const failure = driverFailure(error);
       if (failure.code && /^\d{6}$/.test(failure.code)) return jobErrorFromSnowflake(failure);
@@ -162,7 +187,7 @@ export class SnowflakeWarehouse implements Warehouse {
   async #endDetails(queryId: string): Promise<EndDetails> {
     const cached = this.#ends.get(queryId);
     if (cached) return cached;
-    const statements = await this.#client.results(queryId);
+    const statements = await (await this.#clientOf(queryId)).results(queryId);
     let dml: DmlCounts | null = null;
     for (const statement of statements) dml = addDmlCounts(dml, await dmlOf(statement));
     const details = { resultQueryId: statements.at(-1)?.getQueryId() ?? queryId, dml };
@@ -171,14 +196,15 @@ export class SnowflakeWarehouse implements Warehouse {
     return details;
   }
 
-  async describe(queryId: string): Promise<{ queryText: string | null } | null> {
-    const { status } = await this.#client.status(queryId);
+  async describe(queryId: string, runAs: string | null = null): Promise<{ queryText: string | null } | null> {
+    const client = this.#identities.client(runAs);
+    const { status } = await client.status(queryId);
     if (status === 'NO_QUERY_DATA') return null;
-    return { queryText: await this.#client.queryText(queryId) };
+    return { queryText: await client.queryText(queryId) };
   }
 
   async cancel(jobId: string, queryId: string | null): Promise<void> {
-    if (queryId) return this.#client.cancel(queryId);
+    if (queryId) return (await this.#clientOf(queryId)).cancel(queryId);
     const pending = this.#pending.get(jobId);
     // The query id is not known yet: the driver aborts by the submit's request id.
     if (pending) await cancelStatement(pending);
@@ -205,7 +231,8 @@ export class SnowflakeWarehouse implements Warehouse {
   async #resultStatement(queryId: string): Promise<snowflake.RowStatement> {
     try {
       const { resultQueryId } = await this.#endDetails(queryId);
-      const [statement] = await this.#client.results(resultQueryId);
+      // A statement's result, as the identity that ran the job.
+      const [statement] = await (await this.#clientOf(queryId)).results(resultQueryId);
       if (!statement) throw new Error(`Snowflake returned no result for query ${resultQueryId}`);
       return statement;
     } catch (error) {
@@ -226,7 +253,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
-    await this.#client.close();
+    await this.#identities.close();
   }
 }
 
