@@ -108,78 +108,54 @@ abstract class FixedBuilder<T, A extends FixedArray> implements ColumnBuilder<T>
   abstract finish(): Data;
 }
 
-export class Int64Builder extends FixedBuilder<bigint, BigInt64Array> {
-  readonly type = new Int64();
-  constructor() {
-    super((n) => new BigInt64Array(n));
+/** One typed-array item per value, stored as given: integers, floats, days, time units. */
+class WordBuilder<T extends number | bigint, A extends BigInt64Array | Float64Array | Int32Array> extends FixedBuilder<T, A> {
+  readonly type: DataType;
+  constructor(type: DataType, make: (length: number) => A) {
+    super(make);
+    this.type = type;
   }
-  protected write(index: number, value: bigint): void {
-    this.values[index] = value;
+  protected write(index: number, value: T): void {
+    // T and A agree by construction (bigint with a BigInt64Array, number otherwise).
+    (this.values as unknown as T[])[index] = value;
   }
   finish(): Data {
     const { values, ...rest } = this.take();
-    return makeData({ type: this.type, ...rest, data: values });
+    // makeData lays out by `type` at run time; its overloads need the type known statically.
+    return makeData({ type: this.type as Int64, ...rest, data: values as BigInt64Array });
   }
 }
 
-export class Float64Builder extends FixedBuilder<number, Float64Array> {
-  readonly type = new Float64();
+export class Int64Builder extends WordBuilder<bigint, BigInt64Array> {
   constructor() {
-    super((n) => new Float64Array(n));
+    super(new Int64(), (n) => new BigInt64Array(n));
   }
-  protected write(index: number, value: number): void {
-    this.values[index] = value;
-  }
-  finish(): Data {
-    const { values, ...rest } = this.take();
-    return makeData({ type: this.type, ...rest, data: values });
+}
+
+export class Float64Builder extends WordBuilder<number, Float64Array> {
+  constructor() {
+    super(new Float64(), (n) => new Float64Array(n));
   }
 }
 
 /** Days since 1970-01-01. */
-export class DateDayBuilder extends FixedBuilder<number, Int32Array> {
-  readonly type = new DateDay();
+export class DateDayBuilder extends WordBuilder<number, Int32Array> {
   constructor() {
-    super((n) => new Int32Array(n));
-  }
-  protected write(index: number, value: number): void {
-    this.values[index] = value;
-  }
-  finish(): Data {
-    const { values, ...rest } = this.take();
-    return makeData({ type: this.type, ...rest, data: values });
+    super(new DateDay(), (n) => new Int32Array(n));
   }
 }
 
 /** Microseconds since the epoch; `timezone` null for a wall-clock timestamp. */
-export class TimestampMicrosBuilder extends FixedBuilder<bigint, BigInt64Array> {
-  readonly type: TimestampMicrosecond;
+export class TimestampMicrosBuilder extends WordBuilder<bigint, BigInt64Array> {
   constructor(timezone: string | null) {
-    super((n) => new BigInt64Array(n));
-    this.type = new TimestampMicrosecond(timezone);
-  }
-  protected write(index: number, value: bigint): void {
-    this.values[index] = value;
-  }
-  finish(): Data {
-    const { values, ...rest } = this.take();
-    return makeData({ type: this.type, ...rest, data: values });
+    super(new TimestampMicrosecond(timezone), (n) => new BigInt64Array(n));
   }
 }
 
 /** Time of day in micro- or nanoseconds since midnight. */
-export class Time64Builder extends FixedBuilder<bigint, BigInt64Array> {
-  readonly type: TimeMicrosecond | TimeNanosecond;
+export class Time64Builder extends WordBuilder<bigint, BigInt64Array> {
   constructor(unit: 'microsecond' | 'nanosecond') {
-    super((n) => new BigInt64Array(n));
-    this.type = unit === 'microsecond' ? new TimeMicrosecond() : new TimeNanosecond();
-  }
-  protected write(index: number, value: bigint): void {
-    this.values[index] = value;
-  }
-  finish(): Data {
-    const { values, ...rest } = this.take();
-    return makeData({ type: this.type, ...rest, data: values });
+    super(unit === 'microsecond' ? new TimeMicrosecond() : new TimeNanosecond(), (n) => new BigInt64Array(n));
   }
 }
 
@@ -257,6 +233,11 @@ abstract class VariableBuilder<T> implements ColumnBuilder<T> {
 
   protected abstract write(value: T): void;
 
+  finish(): Data {
+    // Utf8 and Binary share this layout (offsets and bytes); makeData picks by `type` at run time.
+    return makeData({ type: this.type as Utf8, ...this.take() });
+  }
+
   protected take(): { length: number; valueOffsets: Int32Array; data: Uint8Array; nullCount: number; nullBitmap?: Uint8Array } {
     const length = this.#length;
     const taken = {
@@ -271,8 +252,6 @@ abstract class VariableBuilder<T> implements ColumnBuilder<T> {
     this.end = 0;
     return taken;
   }
-
-  abstract finish(): Data;
 }
 
 const encoder = new TextEncoder();
@@ -284,9 +263,6 @@ export class Utf8Builder extends VariableBuilder<string> {
     this.reserve(value.length * 3);
     this.end += encoder.encodeInto(value, this.data.subarray(this.end)).written;
   }
-  finish(): Data {
-    return makeData({ type: this.type, ...this.take() });
-  }
 }
 
 export class BinaryBuilder extends VariableBuilder<Uint8Array> {
@@ -295,9 +271,6 @@ export class BinaryBuilder extends VariableBuilder<Uint8Array> {
     this.reserve(value.length);
     this.data.set(value, this.end);
     this.end += value.length;
-  }
-  finish(): Data {
-    return makeData({ type: this.type, ...this.take() });
   }
 }
 

@@ -15,6 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import { type Issuer, jwtEnv, makeIssuer, newApiKey } from '../helpers/auth.ts';
 import { gql, gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { snowflakeServerEnv } from '../helpers/snowflake-env.ts';
+import { type Answer, type Attempt, crossTenantMatrix } from '../helpers/sql-matrix.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
 interface Tenant {
@@ -26,8 +28,6 @@ interface Tenant {
   queryId: string;
   jobId: string;
 }
-
-type Answer = { code: string | null; message: string | null; rows: unknown[] | null };
 
 const UNKNOWN_QUERY_ID = '01234567-89ab-4def-8123-456789abcdef';
 const svc1 = newApiKey('svc-1', false);
@@ -45,11 +45,6 @@ async function run(sql: string, token: string, url = server.url): Promise<Answer
   const end = await waitForEnd(url, job.id, 30_000, 'id queryId status isTerminal error { code message } result { rows }', token);
   return { jobId: job.id, queryId: end.queryId, rows: end.result?.rows ?? null, code: end.error?.code ?? null, message: end.error?.message ?? null };
 }
-
-const comparable = (answer: Answer, from = '', to = ''): string => {
-  const text = JSON.stringify({ code: answer.code, message: answer.message, rows: answer.rows });
-  return from === '' ? text : text.replaceAll(from, to);
-};
 
 before(async () => {
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -72,13 +67,7 @@ before(async () => {
   );
   issuer = await makeIssuer();
   env = jwtEnv(issuer, {
-    JOBQL_POLL_BACKOFF_MS: '50,100,200',
-    JOBQL_WAREHOUSE: 'snowflake',
-    SNOWFLAKE_ACCESS_URL: double.url,
-    SNOWFLAKE_ACCOUNT: 'testaccount',
-    SNOWFLAKE_USER: 'jobql',
-    SNOWFLAKE_PASSWORD: 'secret',
-    SNOWFLAKE_HOME: home,
+    ...snowflakeServerEnv(double, home),
     JOBQL_API_KEYS: `${svc1.entry},${svc2.entry}`,
     JOBQL_SNOWFLAKE_IDENTITY_CLAIM: 'snowflake_connection',
     JOBQL_SNOWFLAKE_IDENTITIES: 'key:svc-1=svc1',
@@ -113,29 +102,12 @@ describe('Snowflake identities per principal', () => {
   });
 
   test('neither principal reaches the other\'s tables or results through SQL', async () => {
-    const attempts: Record<string, (v: Tenant) => [string, string, string]> = {
+    const attempts: Record<string, Attempt<Tenant>> = {
       'RESULT_SCAN by query id': (v) => [`select * from table(result_scan('${v.queryId}'))`, v.queryId, UNKNOWN_QUERY_ID],
       'read its table': (v) => [`select * from ${v.table}`, v.table, 'only_9'],
       'write its table': (v) => [`insert into ${v.table} values ('stolen')`, v.table, 'only_9'],
     };
-    const succeeded: string[] = [];
-    const differed: string[] = [];
-    let count = 0;
-    for (const attacker of tenants) {
-      for (const victim of tenants) {
-        if (victim === attacker) continue;
-        for (const [name, attempt] of Object.entries(attempts)) {
-          const [sql, id, unknown] = attempt(victim);
-          const onVictim = await run(sql, attacker.token);
-          const onNothing = await run(sql.replaceAll(id, unknown), attacker.token);
-          count += 1;
-          if (onVictim.code === null) succeeded.push(`${attacker.owner} → ${victim.owner}: ${name}`);
-          if (comparable(onVictim, id, unknown) !== comparable(onNothing)) {
-            differed.push(`${attacker.owner} → ${victim.owner}: ${name}: ${comparable(onVictim)} vs ${comparable(onNothing)}`);
-          }
-        }
-      }
-    }
+    const { count, succeeded, differed } = await crossTenantMatrix(tenants, attempts, run);
     console.log(`Snowflake SQL cross-tenant matrix: ${count} attempts, ${succeeded.length} succeeded, ${differed.length} answered differently`);
     assert.deepEqual(succeeded, []);
     assert.deepEqual(differed, []);

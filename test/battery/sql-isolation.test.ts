@@ -16,6 +16,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { ADMIN_SCOPE, type Issuer, jwtEnv, makeIssuer, newApiKey } from '../helpers/auth.ts';
 import { gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { type Answer, type Attempt, crossTenantMatrix } from '../helpers/sql-matrix.ts';
 import { tenantKey } from '../../src/warehouses/duckdb/tenants.ts';
 
 interface Tenant {
@@ -40,19 +41,6 @@ async function run(sql: string, token: string): Promise<Answer> {
   const job = await submit(server.url, sql, {}, token);
   const ended = await waitForEnd(server.url, job.id, 30_000, 'id status isTerminal error { code message } result { rows }', token);
   return { rows: ended.result?.rows ?? null, code: ended.error?.code ?? null, message: ended.error?.message ?? null };
-}
-
-type Answer = { code: string | null; message: string | null; rows: unknown[] | null };
-
-/**
- * The answer as compared: without DuckDB's echo of the SQL under the message (`LINE 1: ...`,
- * the attacker's own text, cut at a width that splits ids), and with every mention of `from`
- * replaced by `to`, so that the answers about two ids compare.
- */
-function comparable(answer: Answer, from = '', to = ''): string {
-  const message = answer.message?.replace(/\n\nLINE \d+:[\s\S]*$/, '') ?? null;
-  const text = JSON.stringify({ ...answer, message });
-  return from === '' ? text : text.replaceAll(from, to);
 }
 
 before(async () => {
@@ -100,7 +88,7 @@ describe('SQL isolation between principals on the embedded warehouse', () => {
     const databaseOf = (t: Tenant): string => path.join(server.dataDir, 'tenants', tenantKey(t.owner), 'warehouse.duckdb');
     const resultsOf = (t: Tenant): string => path.join(server.dataDir, 'tenants', tenantKey(t.owner), 'results');
     // Each attempt: the SQL against the victim, and the same SQL against something that is not there.
-    const attempts: Record<string, (v: Tenant) => [string, string, string]> = {
+    const attempts: Record<string, Attempt<Tenant>> = {
       'RESULT_SCAN by job id': (v) => [`select * from result_scan('${v.jobId}')`, v.jobId, UNKNOWN_JOB_ID],
       'RESULT_SCAN by query id': (v) => [`select * from result_scan('${v.queryId}')`, v.queryId, UNKNOWN_QUERY_ID],
       'read its table': (v) => [`select * from ${v.table}`, v.table, 'only_9'],
@@ -112,24 +100,7 @@ describe('SQL isolation between principals on the embedded warehouse', () => {
       'its database file as CSV': (v) => [`select * from read_csv('${databaseOf(v)}')`, tenantKey(v.owner), tenantKey('nobody')],
       'attach its database': (v) => [`attach '${databaseOf(v)}' as stolen`, tenantKey(v.owner), tenantKey('nobody')],
     };
-    let count = 0;
-    const succeeded: string[] = [];
-    const differed: string[] = [];
-    for (const attacker of tenants) {
-      for (const victim of tenants) {
-        if (victim === attacker) continue;
-        for (const [name, attempt] of Object.entries(attempts)) {
-          const [sql, id, unknown] = attempt(victim);
-          const onVictim = await run(sql, attacker.token);
-          const onNothing = await run(sql.replaceAll(id, unknown), attacker.token);
-          count += 1;
-          if (onVictim.code === null) succeeded.push(`${attacker.owner} → ${victim.owner}: ${name}`);
-          if (comparable(onVictim, id, unknown) !== comparable(onNothing)) {
-            differed.push(`${attacker.owner} → ${victim.owner}: ${name}: ${comparable(onVictim)} vs ${comparable(onNothing)}`);
-          }
-        }
-      }
-    }
+    const { count, succeeded, differed } = await crossTenantMatrix(tenants, attempts, run);
     console.log(`SQL cross-tenant matrix: ${count} attempts, ${succeeded.length} succeeded, ${differed.length} answered differently from nothing`);
     assert.equal(count, 4 * 3 * Object.keys(attempts).length);
     assert.deepEqual(succeeded, []);

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { newApiKey } from '../helpers/auth.ts';
 import { gqlData, submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { snowflakeServerEnv } from '../helpers/snowflake-env.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
 const alice = newApiKey('alice', false);
@@ -22,13 +23,7 @@ before(async () => {
   const dataDir = tempDir();
   server = await startServer(
     {
-      JOBQL_POLL_BACKOFF_MS: '50,100,200',
-      JOBQL_WAREHOUSE: 'snowflake',
-      SNOWFLAKE_ACCESS_URL: double.url,
-      SNOWFLAKE_ACCOUNT: 'testaccount',
-      SNOWFLAKE_USER: 'jobql',
-      SNOWFLAKE_PASSWORD: 'secret',
-      SNOWFLAKE_HOME: dataDir,
+      ...snowflakeServerEnv(double, dataDir),
       JOBQL_API_KEYS: `${alice.entry},${bob.entry}`,
       JOBQL_DOWNLOAD_SIGNING_KEY: Buffer.alloc(32, 7).toString('base64'),
     },

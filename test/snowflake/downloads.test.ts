@@ -21,6 +21,7 @@ import { parquetStream } from '../../src/warehouses/parquet-stream.ts';
 import { civil, floatJson, isSafeInteger, timeOfDay, timestampJson } from '../../src/core/json-forms.ts';
 import { submit, waitForEnd } from '../helpers/client.ts';
 import { startServer, type TestServer, tempDir } from '../helpers/server.ts';
+import { snowflakeServerEnv } from '../helpers/snowflake-env.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
 /** Two Arrow batches (64Ki rows and the rest); the driver reads some 5,000 of these rows a second. */
@@ -58,25 +59,13 @@ before(async () => {
   // Small chunks: the driver holds a few at a time, and the memory test measures around them.
   double = await startSnowflakeDouble({ chunkRows: 5_000, syncWaitMs: 500 });
   const dataDir = tempDir();
-  server = await startServer(snowflakeEnv(double, dataDir), dataDir);
+  server = await startServer(snowflakeServerEnv(double, dataDir), dataDir);
   base = server.url.replace('/graphql', '');
 });
 after(async () => {
   await server?.stop();
   await double?.stop();
 });
-
-function snowflakeEnv(target: SnowflakeDouble, dataDir: string): Record<string, string> {
-  return {
-    JOBQL_POLL_BACKOFF_MS: '50,100,200',
-    JOBQL_WAREHOUSE: 'snowflake',
-    SNOWFLAKE_ACCESS_URL: target.url,
-    SNOWFLAKE_ACCOUNT: 'testaccount',
-    SNOWFLAKE_USER: 'jobql',
-    SNOWFLAKE_PASSWORD: 'secret',
-    SNOWFLAKE_HOME: dataDir,
-  };
-}
 
 async function finished(url: string, sql: string, timeoutMs = 60_000): Promise<string> {
   const job = await waitForEnd(url, (await submit(url, sql)).id, timeoutMs);

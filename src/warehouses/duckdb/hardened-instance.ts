@@ -17,7 +17,7 @@ export interface DuckDBHardening {
 }
 
 /** The catalog name the shared database is attached under. */
-export const SHARED_CATALOG = 'shared';
+const SHARED_CATALOG = 'shared';
 
 const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 

@@ -96,7 +96,7 @@ const DOWNLOADS_DIR = '.downloads';
  * holds the file.
  */
 export class ParquetResultStore {
-  readonly layout: TenantLayout;
+  protected readonly layout: TenantLayout;
   protected readonly db: DatabaseSync;
   protected readonly instance: DuckDBInstance;
 

@@ -42,8 +42,8 @@ export class TenantEngines {
   /** Open tenants by key, least recently used first (a use moves one to the end). */
   readonly #open = new Map<string, Tenant>();
   readonly #opening = new Map<string, Promise<Tenant>>();
-  /** Each unfinished query's tenant, so a cancel finds it. */
-  readonly #queries = new Map<string, Tenant>();
+  /** Each unfinished query's tenant, so a cancel finds it; null while its tenant opens. */
+  readonly #queries = new Map<string, Tenant | null>();
   /** Cancels of queries whose tenant is still opening. */
   readonly #cancelled = new Set<string>();
   #closed = false;
@@ -51,11 +51,6 @@ export class TenantEngines {
   constructor(options: EngineOptions, onState: (queryId: string, state: QueryState) => void) {
     this.#options = options;
     this.#onState = onState;
-  }
-
-  /** The number of open databases (tests, and the engine's logs). */
-  get openCount(): number {
-    return this.#open.size;
   }
 
   /** Opens a principal's database now (open mode's at start, so a locked file stops the start). */
@@ -67,9 +62,11 @@ export class TenantEngines {
   async submit(request: SubmitRequest, queryId: string): Promise<void> {
     const paths = tenantPaths(this.#options.layout, request.owner);
     let tenant: Tenant;
+    this.#queries.set(queryId, null);
     try {
       tenant = this.#open.get(paths.key) ?? (await this.#tenant(paths));
     } catch (error) {
+      this.#queries.delete(queryId);
       this.#cancelled.delete(queryId);
       const now = new Date();
       this.#onState(queryId, { status: 'FAILED_WITH_ERROR', startedAt: null, endedAt: now, error: openError(error), progress: null, dml: null });
@@ -84,7 +81,7 @@ export class TenantEngines {
   cancel(queryId: string): void {
     const tenant = this.#queries.get(queryId);
     if (tenant) tenant.engine.cancel(queryId);
-    else this.#cancelled.add(queryId);
+    else if (tenant === null) this.#cancelled.add(queryId);
   }
 
   /** Interrupts every running query and closes every database (a checkpoint each). */

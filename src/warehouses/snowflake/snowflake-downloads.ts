@@ -6,7 +6,7 @@ import type { Download, DownloadFormat } from '../../core/results.ts';
 import { recordBatches, schemaOf } from '../arrow-batches.ts';
 import { joinedIpcStream } from '../arrow-ipc.ts';
 import { arrowColumnOf } from './snowflake-arrow.ts';
-import { converterOf, type DriverColumn } from './snowflake-values.ts';
+import { converterOf, convertRow, type DriverColumn } from './snowflake-values.ts';
 
 /**
  * A Snowflake result in every download format, streamed from the driver's row stream as it is
@@ -43,7 +43,7 @@ async function* textLines(
   const converters = columns.map(converterOf);
   let chunk = format === 'csv' ? csvRecord(columns.map((c) => c.getName())) : '';
   for await (const row of rows) {
-    const values = converters.map((convert, i) => convert(row[i]));
+    const values = convertRow(row, converters);
     chunk += format === 'csv' ? csvRecord(values) : `${JSON.stringify(values)}\n`;
     if (chunk.length >= TEXT_CHUNK_CHARS) {
       yield chunk;

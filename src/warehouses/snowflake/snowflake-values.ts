@@ -100,6 +100,11 @@ function timeJson(text: string, scale: number): string {
   return scale > 0 ? `${hms}.${fraction.padEnd(9, '0').slice(0, scale)}` : hms;
 }
 
+/** A driver row as its JSON forms, one converter per column. */
+export function convertRow(row: readonly unknown[], converters: readonly CellConverter[]): JsonValue[] {
+  return converters.map((convert, i) => convert(row[i]));
+}
+
 /** A FLOAT as its wire text: a number, `NaN`, or `inf`/`-inf` (which `Number` does not read). */
 export function realValue(value: unknown): number {
   if (typeof value === 'number') return value;

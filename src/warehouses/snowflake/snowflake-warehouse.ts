@@ -12,7 +12,7 @@ import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
 import type { SnowflakeIdentities } from './snowflake-identities.ts';
 import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
 import { statementDownload } from './snowflake-downloads.ts';
-import { type CellConverter, columnOf, converterOf, type DriverColumn } from './snowflake-values.ts';
+import { columnOf, converterOf, convertRow, type DriverColumn } from './snowflake-values.ts';
 
 /** Status checks in flight at once within one poller tick. */
 const STATUS_CONCURRENCY = 8;
@@ -273,8 +273,4 @@ async function dmlOf(statement: snowflake.RowStatement): Promise<DmlCounts | nul
     });
   }
   return counts;
-}
-
-function convertRow(row: unknown[], converters: CellConverter[]): JsonValue[] {
-  return converters.map((convert, i) => convert(row[i]));
 }
