@@ -64,6 +64,7 @@ export type Job = {
   downloads: Maybe<ResultDownloads>;
   /** Seconds the query has run: from its start to its end, or to now while it runs; null before it starts. */
   elapsedSeconds: Maybe<Scalars['Float']['output']>;
+  /** When the query ended; on Snowflake, Snowflake's own time. */
   endedAt: Maybe<Scalars['DateTime']['output']>;
   error: Maybe<JobError>;
   /** jobql's own opaque id. */
@@ -103,6 +104,10 @@ export type Job = {
    * its end, 24 hours by default, as on Snowflake). Reading `result` later is a RESULT_EXPIRED error.
    */
   resultExpiresAt: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * When the query started to run. On Snowflake, once the job has ended, Snowflake's own time (it
+   * left Snowflake's queue); while it runs, when jobql saw it running.
+   */
   startedAt: Maybe<Scalars['DateTime']['output']>;
   /** Number of statements in the job's SQL. */
   statementCount: Scalars['Int']['output'];

@@ -77,7 +77,9 @@ export const resolvers: Resolvers = {
   Job: {
     queuePosition: async (job, _, { jobs }) => (await queuePlaceOf(job, jobs))?.position ?? null,
     queueReason: async (job, _, { jobs }) => (await queuePlaceOf(job, jobs))?.reason ?? null,
-    queuedSeconds: (job, _, { clock }) => ((job.startedAt ?? job.endedAt ?? clock.now()).getTime() - job.submittedAt.getTime()) / 1000,
+    // Never negative: an attached query may have started before jobql knew of it.
+    queuedSeconds: (job, _, { clock }) =>
+      Math.max(0, (job.startedAt ?? job.endedAt ?? clock.now()).getTime() - job.submittedAt.getTime()) / 1000,
     elapsedSeconds: (job, _, { clock }) =>
       job.startedAt ? ((job.endedAt ?? clock.now()).getTime() - job.startedAt.getTime()) / 1000 : null,
     notifications: (job) =>

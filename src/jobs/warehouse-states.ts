@@ -20,7 +20,7 @@ export type StateStep =
  *   every job that ran reads `QUEUED → RUNNING → end` with true times.
  * - ABORTING holds until the warehouse reports an end.
  * - An end brings its time (the warehouse's, or `now`), error and DML counts, and a SUCCESS the
- *   time its result expires.
+ *   time its result expires; a start time reported with the end replaces the one noticed.
  * - A change of progress alone is a `progress` step, not a transition. A terminal job takes none:
  *   its progress is the one its end wrote.
  */
@@ -34,7 +34,7 @@ export function nextStep(job: Job, state: QueryState, resultTtlMs: number, now: 
   const target: JobStatus = job.status === 'ABORTING' && !isTerminal(state.status) ? 'ABORTING' : state.status;
   if (target !== job.status) {
     if (!isTerminal(target)) return { kind: 'transition', to: target, patch };
-    const end = endPatch(target, state, resultTtlMs, now);
+    const end = endPatch(job, target, state, resultTtlMs, now);
     // A cancel that gave its reason (the unwatched-job cancel) keeps it over the warehouse's "cancelled".
     if (target === 'ABORTED' && job.status === 'ABORTING' && job.error) end.error = job.error;
     return { kind: 'transition', to: target, patch: { ...patch, ...end } };
@@ -83,9 +83,13 @@ export function takeProgressWrite(
 const BUDGET_IDLE_MS = 10_000;
 const BUDGETS_KEPT = 1_000;
 
-function endPatch(status: JobStatus, state: QueryState, resultTtlMs: number, now: Date): JobPatch {
+function endPatch(job: Job, status: JobStatus, state: QueryState, resultTtlMs: number, now: Date): JobPatch {
   const endedAt = state.endedAt ?? now;
+  // The warehouse's own start, known at the end (Snowflake's query history), corrects the one noticed.
+  const start = state.startedAt;
+  const correctsStart = job.startedAt !== null && start !== null && start.getTime() !== job.startedAt.getTime();
   return {
+    ...(correctsStart ? { startedAt: start } : {}),
     endedAt,
     error: state.error,
     dml: state.dml,

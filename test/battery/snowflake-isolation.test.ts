@@ -2,8 +2,8 @@
  * Principals mapped to Snowflake identities, against the wire double (which keeps each role's
  * tables apart and scopes monitoring, results and RESULT_SCAN by user, as Snowflake does): a JWT
  * user names its identity by a claim, an API key by JOBQL_SNOWFLAKE_IDENTITIES; the identities are
- * named connections of connections.toml, one by password, one by key pair. Every statement runs
- * as its principal's user and role; neither principal reaches the other's tables or results
+ * named connections of connections.toml, two by password, one by key pair. Every statement runs
+ * as its principal's user and role; no principal reaches another's tables, results or history
  * through SQL (each attempt answers as the same attempt on nothing); an unmapped principal may
  * run nothing; and after a restart, a job's result is still read as its identity.
  */
@@ -30,6 +30,7 @@ interface Tenant {
 }
 
 const UNKNOWN_QUERY_ID = '01234567-89ab-4def-8123-456789abcdef';
+const UNKNOWN_JOB_ID = 'job_0123456789abcdef0123456789abcdef';
 const svc1 = newApiKey('svc-1', false);
 const svc2 = newApiKey('svc-2', false);
 
@@ -53,6 +54,7 @@ before(async () => {
     syncWaitMs: 500,
     users: [
       { name: 'ANN', password: 'ann-secret', roles: ['ANALYST'] },
+      { name: 'BEA', password: 'bea-secret', roles: ['AUDITOR'] },
       { name: 'SVC1', publicKeyPem: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(), roles: ['REPORTER'] },
     ],
   });
@@ -62,7 +64,7 @@ before(async () => {
   fs.writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   fs.writeFileSync(
     path.join(home, 'connections.toml'),
-    `[ann]\nuser = "ANN"\npassword = "ann-secret"\nrole = "ANALYST"\n\n[svc1]\nuser = "SVC1"\nprivate_key_path = "${keyFile}"\nrole = "REPORTER"\n`,
+    `[ann]\nuser = "ANN"\npassword = "ann-secret"\nrole = "ANALYST"\n\n[bea]\nuser = "BEA"\npassword = "bea-secret"\nrole = "AUDITOR"\n\n[svc1]\nuser = "SVC1"\nprivate_key_path = "${keyFile}"\nrole = "REPORTER"\n`,
     { mode: 0o600 },
   );
   issuer = await makeIssuer();
@@ -75,6 +77,7 @@ before(async () => {
   server = await startServer(env, dataDir);
   const mapped: [string, string, string, string][] = [
     ['user:ann', await issuer.token('ann', { claims: { snowflake_connection: 'ann' } }), 'ANN', 'ANALYST'],
+    ['user:bea', await issuer.token('bea', { claims: { snowflake_connection: 'bea' } }), 'BEA', 'AUDITOR'],
     ['key:svc-1', svc1.key, 'SVC1', 'REPORTER'],
   ];
   for (const [i, [owner, token, user, role]] of mapped.entries()) {
@@ -104,13 +107,36 @@ describe('Snowflake identities per principal', () => {
   test('neither principal reaches the other\'s tables or results through SQL', async () => {
     const attempts: Record<string, Attempt<Tenant>> = {
       'RESULT_SCAN by query id': (v) => [`select * from table(result_scan('${v.queryId}'))`, v.queryId, UNKNOWN_QUERY_ID],
+      'RESULT_SCAN by job id': (v) => [`select * from table(result_scan('${v.jobId}'))`, v.jobId, UNKNOWN_JOB_ID],
       'read its table': (v) => [`select * from ${v.table}`, v.table, 'only_9'],
       'write its table': (v) => [`insert into ${v.table} values ('stolen')`, v.table, 'only_9'],
+      'drop its table': (v) => [`drop table ${v.table}`, v.table, 'only_9'],
     };
     const { count, succeeded, differed } = await crossTenantMatrix(tenants, attempts, run);
     console.log(`Snowflake SQL cross-tenant matrix: ${count} attempts, ${succeeded.length} succeeded, ${differed.length} answered differently`);
+    assert.equal(count, tenants.length * (tenants.length - 1) * Object.keys(attempts).length);
     assert.deepEqual(succeeded, []);
     assert.deepEqual(differed, []);
+  });
+
+  test('listings, query history and attach show a principal only its own', async () => {
+    const ATTACH = 'mutation($q: String!) { attachQuery(queryId: $q) { job { id } } }';
+    const attachCode = async (queryId: string, token: string): Promise<unknown> =>
+      (await gql(server.url, ATTACH, { q: queryId }, token)).errors?.[0]?.extensions?.code ?? 'attached';
+    for (const tenant of tenants) {
+      const listed = await run('select table_name from information_schema.tables', tenant.token);
+      assert.equal(listed.code, null, listed.message ?? '');
+      assert.deepEqual((listed.rows as string[][]).map(([name]) => name.toLowerCase()), [tenant.table], tenant.owner);
+      const historyOf = (queryId: string): string =>
+        `select query_text from table(information_schema.query_history(result_limit => 10000)) where query_id = '${queryId}'`;
+      const own = await run(historyOf(tenant.queryId), tenant.token);
+      assert.deepEqual(own.rows, [[`select '${tenant.owner}' as secret`]], `${tenant.owner} sees its own query in history`);
+      for (const victim of tenants.filter((t) => t !== tenant)) {
+        const history = await run(historyOf(victim.queryId), tenant.token);
+        assert.deepEqual([history.code, history.rows], [null, []], `${tenant.owner} sees ${victim.owner}'s query in history`);
+        assert.equal(await attachCode(victim.queryId, tenant.token), await attachCode(UNKNOWN_QUERY_ID, tenant.token));
+      }
+    }
   });
 
   test('each principal\'s own RESULT_SCAN, tables and downloads work', async () => {

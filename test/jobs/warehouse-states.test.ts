@@ -83,6 +83,16 @@ describe('nextStep', () => {
     assert.equal(step?.kind === 'transition' && step.patch.startedAt, started);
   });
 
+  test("an end that brings the warehouse's own start time corrects the start noticed", () => {
+    const noticed = new Date(started.getTime() + 400);
+    const running = jobWith({ status: 'RUNNING', startedAt: noticed, sequence: 2 });
+    const step = nextStep(running, state('SUCCESS', { startedAt: started, endedAt: ended }), TTL_MS, now);
+    assert.equal(step?.kind === 'transition' && step.to, 'SUCCESS');
+    assert.equal(step?.kind === 'transition' && step.patch.startedAt, started);
+    const same = nextStep({ ...running, startedAt: started }, state('SUCCESS', { startedAt: started, endedAt: ended }), TTL_MS, now);
+    assert.equal(same?.kind === 'transition' && 'startedAt' in same.patch, false, 'an unchanged start is not written again');
+  });
+
   test('progress alone is a progress step, not a transition; the same progress is nothing', () => {
     const progress = { percentage: 50, rowsProcessed: 5, totalRowsToProcess: 10 };
     const running = jobWith({ status: 'RUNNING', startedAt: started });

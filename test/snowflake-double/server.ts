@@ -68,7 +68,9 @@ export interface QueryRecord {
   /** The session's parameters when the query was submitted. */
   sessionParameters: Map<string, string>;
   status: string;
+  /** When it was submitted, and how long it waited in the queue before it ran (ms). */
   startTime: number;
+  queuedMs: number;
   endTime: number;
   rowType: RowType[];
   rows: (string | null)[][];
@@ -337,6 +339,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       sessionParameters: new Map(session?.parameters ?? []),
       status: 'QUEUED',
       startTime: Date.now(),
+      queuedMs: 0,
       endTime: 0,
       rowType: [],
       rows: [],
@@ -359,7 +362,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     }
     if (query.cancelled) return finish(query, query.cancelError ?? CANCELLED);
     query.status = 'RUNNING';
-    query.startTime = Date.now();
+    query.queuedMs = Date.now() - query.startTime;
     const cancel = /^\s*select\s+system\$cancel_query\s*\(\s*'([^']+)'\s*\)\s*;?\s*$/i.exec(query.sqlText);
     if (cancel?.[1]) {
       const target = queries.get(cancel[1].toLowerCase());
@@ -369,11 +372,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       return finish(query, null);
     }
     if (/information_schema\.query_history/i.test(query.sqlText)) {
-      // Query history: the text of the query whose id is bound (the role sees every query here,
-      // unless `hiddenFromHistory` says otherwise).
-      const target = queries.get(String(values[0] ?? '').toLowerCase());
-      query.rowType = [{ name: 'QUERY_TEXT', type: 'text', scale: 0, nullable: true }];
-      query.rows = target && target.user === query.user && !faults.hiddenFromHistory.has(target.id) ? [[target.sqlText]] : [];
+      answerHistory(query, values);
       return finish(query, null);
     }
     const timer =
@@ -520,6 +519,34 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     } finally {
       connection.closeSync();
     }
+  }
+
+  /**
+   * Query history, as the user sees it: the rows of the queries whose ids are bound (the user's
+   * own, unless `hiddenFromHistory` hides them), bound or written as literals, with the columns the select list names, by name
+   * or alias. The columns jobql asks for: the text, and the times in epoch milliseconds.
+   */
+  function answerHistory(query: QueryRecord, values: unknown[]): void {
+    const list = /^\s*select\s+([\s\S]+?)\s+from\s/i.exec(query.sqlText)?.[1] ?? '';
+    const names = list.split(/,(?![^(]*\))/).map((item) => (/(\w+)\s*$/.exec(item.trim())?.[1] ?? '').toUpperCase());
+    const cell: Record<string, (target: QueryRecord) => string | null> = {
+      QUERY_ID: (target) => target.id,
+      QUERY_TEXT: (target) => target.sqlText,
+      STARTED_MS: (target) => String(target.startTime),
+      QUEUED_MS: (target) => String(target.queuedMs),
+      ENDED_MS: (target) => (target.endTime ? String(target.endTime) : null),
+    };
+    query.rowType = names.map((name) =>
+      name === 'QUERY_TEXT' || name === 'QUERY_ID'
+        ? { name, type: 'text', scale: 0, nullable: true }
+        : { name, type: 'fixed', precision: 38, scale: 0, nullable: true },
+    );
+    // The ids asked for: bound, or written into the text as literals.
+    const ids = [...values.map(String), ...[...query.sqlText.matchAll(/'([0-9a-f-]{36})'/gi)].map((match) => match[1]!)];
+    query.rows = ids
+      .map((id) => queries.get(id.toLowerCase()))
+      .filter((target): target is QueryRecord => !!target && target.user === query.user && !faults.hiddenFromHistory.has(target.id))
+      .map((target) => names.map((name) => cell[name]?.(target) ?? null));
   }
 
   function finish(query: QueryRecord, error: QueryRecord['error']): void {

@@ -40,7 +40,7 @@ after(async () => {
   await double.stop();
 });
 afterEach(() => {
-  Object.assign(double.faults, { tooManyRequests: 0, unavailable: 0, submitDelayMs: 0, neverFinishMarker: '' });
+  Object.assign(double.faults, { tooManyRequests: 0, unavailable: 0, submitDelayMs: 0, queueMs: 0, neverFinishMarker: '' });
 });
 
 describe('the Snowflake adapter under faults', () => {
@@ -50,6 +50,29 @@ describe('the Snowflake adapter under faults', () => {
     const ended = await waitForEnd(server.url, job.id);
     const record = double.queries.get(ended.queryId);
     assert.equal(record?.queryTag, 'dashboard-7');
+  });
+
+  test("a job's start and end are Snowflake's own times (query history), not when jobql noticed them", async () => {
+    double.faults.queueMs = 250;
+    const job = await submit(server.url, 'select 6 as six /* sleep 300 */');
+    const ended = await waitForEnd(server.url, job.id);
+    const record = double.queries.get(ended.queryId)!;
+    assert.ok(record.queuedMs >= 250, `queued ${record.queuedMs} ms on the double`);
+    assert.equal(ended.startedAt, new Date(record.startTime + record.queuedMs).toISOString(), 'started when it left the queue');
+    assert.equal(ended.endedAt, new Date(record.endTime).toISOString());
+    const history = double.queries.size;
+    // Where history does not list the query, the times jobql noticed stand.
+    double.faults.queueMs = 0;
+    const hidden = await submit(server.url, 'select 7 as seven /* sleep 1000 */');
+    const queryId = await waitFor(
+      async () => (await gqlData(server.url, 'query($id: ID!) { job(id: $id) { queryId } }', { id: hidden.id })).job.queryId,
+      { timeoutMs: 5000, what: 'the query id' },
+    );
+    double.faults.hiddenFromHistory.add(queryId);
+    const noticed = await waitForEnd(server.url, hidden.id);
+    const hiddenRecord = double.queries.get(noticed.queryId)!;
+    assert.ok(noticed.endedAt && Date.parse(noticed.endedAt) >= hiddenRecord.endTime, 'noticed at or after its end');
+    assert.ok(double.queries.size > history, 'the lookups ran as queries of their own');
   });
 
   test('429 on monitoring: the poller asks again later and the job ends normally', async () => {

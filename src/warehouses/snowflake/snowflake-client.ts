@@ -37,6 +37,23 @@ const CLOSE_TIMEOUT_MS = 2000;
 const QUERY_TEXT_SQL =
   'select query_text from table(information_schema.query_history(result_limit => 10000)) where query_id = ?';
 
+/**
+ * Snowflake's own times of ended queries, in epoch ms: the start (submission), the time queued
+ * (provisioning, repair and overload) and the end. Queries that ended within the last hour.
+ */
+const QUERY_TIMES_SQL = (count: number): string =>
+  'select query_id, date_part(epoch_millisecond, start_time) as started_ms,' +
+  ' queued_provisioning_time + queued_repair_time + queued_overload_time as queued_ms,' +
+  ' date_part(epoch_millisecond, end_time) as ended_ms' +
+  " from table(information_schema.query_history(end_time_range_start => dateadd('hour', -1, current_timestamp()), result_limit => 10000))" +
+  ` where query_id in (${Array.from({ length: count }, () => '?').join(', ')})`;
+
+/** When a query ran by Snowflake's clock: it left the queue at `startedAt`. */
+export interface QueryTimes {
+  startedAt: Date;
+  endedAt: Date;
+}
+
 /** Session settings jobql relies on: TIME values with all nine fraction digits. */
 const SESSION_SETUP = "ALTER SESSION SET TIME_OUTPUT_FORMAT = 'HH24:MI:SS.FF9'";
 
@@ -194,6 +211,32 @@ export class SnowflakeClient {
             complete: (error, _statement, rows) => {
               if (error) reject(error);
               else resolve(((rows as unknown[][] | undefined)?.[0]?.[0] as string | undefined) ?? null);
+            },
+          } as snowflake.StatementOption);
+        }),
+    );
+  }
+
+  /** Snowflake's own times of ended queries, from query history (one statement for all of them). */
+  times(queryIds: readonly string[]): Promise<Map<string, QueryTimes>> {
+    return this.#withConnection(
+      (connection) =>
+        new Promise<Map<string, QueryTimes>>((resolve, reject) => {
+          connection.execute({
+            sqlText: QUERY_TIMES_SQL(queryIds.length),
+            binds: [...queryIds],
+            rowMode: 'array',
+            complete: (error, _statement, rows) => {
+              if (error) return reject(error);
+              const times = new Map<string, QueryTimes>();
+              for (const [queryId, started, queued, ended] of (rows as unknown[][] | undefined) ?? []) {
+                if (ended === null || ended === undefined) continue;
+                times.set(String(queryId), {
+                  startedAt: new Date(Number(started) + Number(queued ?? 0)),
+                  endedAt: new Date(Number(ended)),
+                });
+              }
+              resolve(times);
             },
           } as snowflake.StatementOption);
         }),

@@ -121,7 +121,36 @@ export class SnowflakeWarehouse implements Warehouse {
       }
     };
     await Promise.all(Array.from({ length: Math.min(STATUS_CONCURRENCY, queryIds.length) }, worker));
+    await this.#withSnowflakeTimes(states);
     return states;
+  }
+
+  /**
+   * Gives the queries that ended Snowflake's own start and end times, read from query history in
+   * one statement per identity for all of them (not one per job). Where history does not answer
+   * (yet, or at all), the times jobql noticed stand.
+   */
+  async #withSnowflakeTimes(states: Map<string, QueryState>): Promise<void> {
+    const byClient = new Map<SnowflakeClient, string[]>();
+    for (const [queryId, state] of states) {
+      if (!isTerminal(state.status)) continue;
+      const client = await this.#clientOf(queryId);
+      byClient.set(client, [...(byClient.get(client) ?? []), queryId]);
+    }
+    await Promise.all(
+      [...byClient].map(async ([client, ended]) => {
+        try {
+          const times = await client.times(ended);
+          for (const queryId of ended) {
+            const own = times.get(queryId);
+            const state = states.get(queryId)!;
+            if (own) states.set(queryId, { ...state, startedAt: own.startedAt, endedAt: own.endedAt });
+          }
+        } catch (error) {
+          this.#log.warn({ queries: ended.length, err: driverFailure(error) }, 'snowflake query times not read; the times noticed stand');
+        }
+      }),
+    );
   }
 
   async #statusOf(queryId: string): Promise<QueryState | null> {
@@ -150,8 +179,8 @@ export class SnowflakeWarehouse implements Warehouse {
         dml: null,
       };
     }
-    // The driver does not give Snowflake's own start time; a query that ran entirely between two
-    // polls is taken to have started when its end was seen, so every job still passes RUNNING.
+    // Until query history gives Snowflake's own times (#withSnowflakeTimes), a query that ran
+    // entirely between two polls is taken to have started when its end was seen.
     const startedAt = this.#firstSeenRunning.get(queryId) ?? new Date();
     this.#forget(queryId);
     if (jobStatus === 'SUCCESS') {
