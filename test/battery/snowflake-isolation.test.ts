@@ -126,7 +126,7 @@ describe('Snowflake identities per principal', () => {
     for (const tenant of tenants) {
       const listed = await run('select table_name from information_schema.tables', tenant.token);
       assert.equal(listed.code, null, listed.message ?? '');
-      assert.deepEqual((listed.rows as string[][]).map(([name]) => name.toLowerCase()), [tenant.table], tenant.owner);
+      assert.deepEqual((listed.rows as string[][]).map(([name]) => name?.toLowerCase()), [tenant.table], tenant.owner);
       const historyOf = (queryId: string): string =>
         `select query_text from table(information_schema.query_history(result_limit => 10000)) where query_id = '${queryId}'`;
       const own = await run(historyOf(tenant.queryId), tenant.token);
