@@ -105,6 +105,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_notified ON jobs (ended_at) WHERE notification IS NOT NULL;`,
   // The warehouse identity a job runs as (Snowflake identities per principal).
   `ALTER TABLE jobs ADD COLUMN run_as text;`,
+  // Unfinished jobs only, so that admission (a principal's active jobs) and recovery cost what is
+  // running, not what a principal ever ran (the lease scan has jobs_leasable).
+  `CREATE INDEX jobs_unfinished_by_owner ON jobs (owner, seq) WHERE status NOT IN (${TERMINAL_LIST});
+   CREATE INDEX jobs_unfinished ON jobs (seq) WHERE status NOT IN (${TERMINAL_LIST});`,
 ];
 
 /** pg_advisory_xact_lock key of the migrations ("jobql" in ASCII). */

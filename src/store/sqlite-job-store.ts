@@ -83,6 +83,11 @@ const MIGRATIONS = [
    CREATE INDEX jobs_notified ON jobs (ended_at) WHERE notification IS NOT NULL;`,
   // The warehouse identity a job runs as (Snowflake identities per principal).
   `ALTER TABLE jobs ADD COLUMN run_as TEXT;`,
+  // Unfinished jobs only, so that admission (a principal's active jobs), the lease scan and
+  // recovery cost what is running, not what a principal ever ran. The predicates are spelled as
+  // the queries spell them (TERMINAL_LIST), for the planner to match them (a test checks it).
+  `CREATE INDEX jobs_unfinished_by_owner ON jobs (owner, seq) WHERE status NOT IN (${TERMINAL_LIST});
+   CREATE INDEX jobs_unfinished ON jobs (seq) WHERE status NOT IN (${TERMINAL_LIST});`,
 ];
 
 type Row = JobRow<number>;

@@ -87,9 +87,10 @@ describe('PostgresJobStore on PostgreSQL', () => {
       const job = await first.insert(newJob(1));
       assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
       await first.close();
-      // Version 1 is version 4 without the history table (2), the watch and webhook columns (3) and
-      // the identity column (4).
+      // Version 1 is version 5 without the history table (2), the watch and webhook columns (3),
+      // the identity column (4) and the unfinished-job indexes (5).
       await admin.query('DROP TABLE job_transitions');
+      await admin.query('DROP INDEX jobs_unfinished_by_owner, jobs_unfinished');
       await admin.query(
         'ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds, DROP COLUMN watched_at, DROP COLUMN notification, DROP COLUMN run_as',
       );
@@ -106,7 +107,7 @@ describe('PostgresJobStore on PostgreSQL', () => {
         await upgraded.close();
       }
       const { rows } = await admin.query<{ version: number }>('SELECT max(version) AS version FROM jobql_schema_version');
-      assert.equal(rows[0]?.version, 4);
+      assert.equal(rows[0]?.version, 5);
     });
   });
 
@@ -133,7 +134,7 @@ describe('PostgresJobStore on PostgreSQL', () => {
     });
   });
 
-  test('the lease scan can use the jobs_leasable index (its predicate matches TERMINAL_STATUSES)', async () => {
+  test('the lease scan and admission use their unfinished-job indexes (predicates match TERMINAL_STATUSES)', async () => {
     await withDatabase(async (db, admin) => {
       const store = await PostgresJobStore.open(db.url);
       await store.close();
@@ -147,6 +148,12 @@ describe('PostgresJobStore on PostgreSQL', () => {
       );
       const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       assert.match(plan, /jobs_leasable/, plan);
+      // Admission counts a principal's unfinished jobs, not its history.
+      const admission = await admin.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT count(*) AS n FROM jobs WHERE owner = 'a' AND status NOT IN (${terminal})`,
+      );
+      const admissionPlan = admission.rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(admissionPlan, /jobs_unfinished_by_owner/, admissionPlan);
     });
   });
 

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { JobStore } from '../../src/store/job-store.ts';
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts';
 import { jobStoreContract } from './job-store-contract.ts';
+import { TERMINAL_SQL_LIST } from '../../src/store/job-rows.ts';
 
 jobStoreContract('SqliteJobStore', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'jobql-store-'));
@@ -46,10 +47,11 @@ test('a database from before the history (version 5): its jobs have none, their 
     });
     assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
     await first.close();
-    // Version 5 is version 8 without the history table (6), the watch and webhook columns (7) and
-    // the identity column (8).
+    // Version 5 is version 9 without the history table (6), the watch and webhook columns (7),
+    // the identity column (8) and the unfinished-job indexes (9).
     const db = new DatabaseSync(file);
     db.exec(`DROP TABLE job_transitions; DROP INDEX jobs_watched; DROP INDEX jobs_notified;
+             DROP INDEX jobs_unfinished_by_owner; DROP INDEX jobs_unfinished;
              ALTER TABLE jobs DROP COLUMN cancel_if_unwatched_seconds; ALTER TABLE jobs DROP COLUMN watched_at;
              ALTER TABLE jobs DROP COLUMN notification; ALTER TABLE jobs DROP COLUMN run_as; PRAGMA user_version = 5;`);
     db.close();
@@ -67,8 +69,30 @@ test('a database from before the history (version 5): its jobs have none, their 
       await upgraded.close();
     }
     const check = new DatabaseSync(file);
-    assert.deepEqual({ ...(check.prepare('PRAGMA user_version').get() as object) }, { user_version: 8 });
+    assert.deepEqual({ ...(check.prepare('PRAGMA user_version').get() as object) }, { user_version: 9 });
     check.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("admission, the lease scan and recovery read unfinished jobs only, not a principal's whole history", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'jobql-store-'));
+  const file = path.join(dir, 'jobs.sqlite');
+  try {
+    await new SqliteJobStore(file).close();
+    const db = new DatabaseSync(file);
+    const plan = (sql: string): string =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((row) => row.detail).join(' | ');
+    // The statements' shapes as the store spells them (bench/history.ts measures the cost).
+    const unfinished = `status NOT IN (${TERMINAL_SQL_LIST})`;
+    assert.match(plan(`SELECT count(*) AS n FROM jobs WHERE owner = 'a' AND ${unfinished}`), /USING INDEX jobs_unfinished_by_owner/);
+    assert.match(plan(`SELECT * FROM jobs WHERE ${unfinished} ORDER BY seq`), /USING INDEX jobs_unfinished\b/);
+    assert.match(
+      plan(`SELECT seq FROM jobs WHERE ${unfinished} AND dispatched_at IS NOT NULL AND (lease_holder IS NULL OR lease_until <= 5) ORDER BY seq LIMIT 10`),
+      /USING INDEX jobs_unfinished\b/,
+    );
+    db.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
