@@ -12,6 +12,7 @@ import type { JobFilter, JobPage, JobStore } from '../store/job-store.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 import { Admission, checkAttach, type JobLimits, type SubmitInput, validateSubmission } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { FinishedJobs } from './finished-jobs.ts';
 import { type Instance, Leases } from './leases.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { Poller } from './poller.ts';
@@ -46,6 +47,7 @@ export class JobService {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #running = new RunningJobs();
+  readonly #finished = new FinishedJobs();
   readonly #writer: TransitionWriter;
   readonly #dispatcher: Dispatcher;
   readonly #leases: Leases;
@@ -252,7 +254,11 @@ export class JobService {
    * A read watches the job (see unwatched-jobs.ts).
    */
   async get(id: string, principal: Principal): Promise<Job | null> {
-    const job = await this.#store.get(id);
+    let job = this.#finished.get(id);
+    if (!job) {
+      job = (await this.#store.get(id)) ?? undefined;
+      if (job) this.#finished.offer(job);
+    }
     if (!job || !mayAccess(principal, job.owner)) return null;
     this.#unwatched.watched(job);
     return job;
