@@ -130,7 +130,7 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
   const origins = new OriginPolicy(config.origins.allowed, config.origins);
   let ready = false;
   const server = createHttpServer({
-    ready: () => ready,
+    readiness: async () => ({ started: ready, missing: await shared.dependencies.missing() }),
     metrics,
     downloads: { jobs, warehouse, authenticator, links: downloadLinks, clock, log: logger, observer: metrics },
     origins,
@@ -151,7 +151,13 @@ export async function buildApp(config: Config, logger: Logger, deps: AppDeps = {
     origins,
     log: logger.child({ component: 'websocket' }),
   });
-  metrics?.watch({ store, bus, poller: jobs.poller, sockets: () => wss.clients.size });
+  metrics?.watch({
+    store,
+    bus,
+    poller: jobs.poller,
+    sockets: () => wss.clients.size,
+    dependencies: shared.dependencies,
+  });
 
   let url = '';
   return {

@@ -1,4 +1,5 @@
 import { buildApp } from './app.ts';
+import { DependencyUnavailable } from './cluster/shared-state.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 
@@ -14,6 +15,10 @@ export async function run(): Promise<void> {
     if (error instanceof ConfigError) {
       process.stderr.write(`jobql: ${error.message}\n`);
       process.exit(78); // EX_CONFIG
+    }
+    if (error instanceof DependencyUnavailable) {
+      process.stderr.write(`jobql: ${error.message}; not started\n`);
+      process.exit(69); // EX_UNAVAILABLE: the orchestrator starts it again later
     }
     throw error;
   }

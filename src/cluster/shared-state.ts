@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.ts';
+import type { Dependencies, Dependency } from '../core/dependencies.ts';
+import { eventOf } from '../core/job.ts';
+import { isUnreachable } from '../core/unreachable.ts';
 import type { Logger } from '../core/logger.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
@@ -14,6 +17,12 @@ import type { JobStore } from '../store/job-store.ts';
 import { PostgresJobStore } from '../store/postgres-job-store.ts';
 import { SqliteJobStore } from '../store/sqlite-job-store.ts';
 
+/**
+ * A dependency the instance needs to start (PostgreSQL, Redis) did not answer: the start ends
+ * with one line and exit code 69 (EX_UNAVAILABLE), for the orchestrator to try again later.
+ */
+export class DependencyUnavailable extends Error {}
+
 /** What the instances of one deployment share: where jobs live, how events travel, shared limits. */
 export interface SharedState {
   store: JobStore;
@@ -21,8 +30,15 @@ export interface SharedState {
   /** Submissions per principal per minute: in process, or counted across instances in Redis. */
   submissionLimiter: SubmissionLimiter;
   instance: Instance;
+  /** The shared dependencies this instance cannot reach now, and how it copes. */
+  dependencies: Dependencies;
   close(): Promise<void>;
 }
+
+const NONE: Dependencies = { shared: false, missing: async () => [], limitFallbacks: 0, catchUps: 0 };
+
+/** How long /readyz waits for PostgreSQL's answer. */
+const PING_TIMEOUT_MS = 1000;
 
 /** Parts the caller already has (tests, benchmarks): used as they are, and left to the caller to close. */
 export interface GivenParts {
@@ -44,6 +60,7 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
       bus: given.bus ?? new InProcessEventBus(),
       submissionLimiter: memorySubmissionLimiter(config.limits.maxSubmissionsPerMinute),
       instance: { id: 'local', leaseTtlMs: config.leaseTtlMs, shared: false },
+      dependencies: NONE,
       close: async () => {
         if (!given.store) await store.close();
       },
@@ -58,33 +75,90 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
       poolSize: databasePoolSize,
       applicationName: `jobql ${instanceId}`,
       onError: (error) => log.warn({ err: error }, 'PostgreSQL connection error'),
+    }).catch((error: unknown) => {
+      if (!isUnreachable(error)) throw error;
+      throw new DependencyUnavailable(`PostgreSQL at JOBQL_DATABASE_URL did not answer (${(error as Error).message || 'unreachable'})`, {
+        cause: error,
+      });
     }));
   const closeStore = async (): Promise<void> => {
     if (!given.store) await store.close();
   };
-  const redis = (role: string): Redis => {
-    const client = new Redis(redisUrl, { connectionName: `jobql-${role}`, maxRetriesPerRequest: 3 });
+  const redis = (role: string, options: RedisOptions = {}): Redis => {
+    const client = new Redis(redisUrl, { connectionName: `jobql-${role}`, maxRetriesPerRequest: 3, ...options });
     client.on('error', (error: unknown) => log.warn({ err: error, role }, 'Redis connection error'));
     return client;
   };
   const publisher = redis('publish');
-  const subscriber = redis('subscribe');
+  // SUBSCRIBE and UNSUBSCRIBE wait for Redis however long it is away (never fail: the event target
+  // does not catch them, and a channel whose SUBSCRIBE failed would not be resubscribed).
+  const subscriber = redis('subscribe', { maxRetriesPerRequest: null });
+  // The limit's commands fail at once while Redis is away (no offline queue), so that a submission
+  // is counted in memory instead of waiting for Redis.
+  const limits = redis('limits', { enableOfflineQueue: false, lazyConnect: true });
+  const clients = [publisher, subscriber, limits];
   try {
-    await Promise.all([publisher.ping(), subscriber.ping()]);
+    await Promise.all([publisher.ping(), subscriber.ping(), limits.connect()]);
   } catch (error) {
-    publisher.disconnect();
-    subscriber.disconnect();
+    for (const client of clients) client.disconnect();
     await closeStore();
-    throw new Error(`Redis at JOBQL_REDIS_URL did not answer: ${(error as Error).message}`, { cause: error });
+    throw new DependencyUnavailable(`Redis at JOBQL_REDIS_URL did not answer (${(error as Error).message})`, { cause: error });
   }
   log.info({ instance: instanceId }, 'joined the cluster (PostgreSQL job store, Redis events)');
+  let limitFallbacks = 0;
+  let catchUps = 0;
+  let limitedLocally = false;
+  const onLimitFallback = (): void => {
+    limitFallbacks += 1;
+    if (limitedLocally) return;
+    limitedLocally = true;
+    log.warn(
+      { perInstance: config.limits.maxSubmissionsPerMinute },
+      'Redis does not answer: submissions per minute are counted per instance until it returns',
+    );
+  };
+  limits.on('ready', () => {
+    if (!limitedLocally) return;
+    limitedLocally = false;
+    log.info('Redis answers again: submissions per minute are counted across instances');
+  });
+  const postgres = store instanceof PostgresJobStore ? store : null;
   return {
     store,
-    bus: given.bus ?? new RedisEventBus({ publisher, subscriber, channelPrefix: redisPrefix }),
-    submissionLimiter: redisSubmissionLimiter(publisher, `${redisPrefix}submissions`, config.limits.maxSubmissionsPerMinute),
+    bus:
+      given.bus ??
+      new RedisEventBus({
+        publisher,
+        subscriber,
+        channelPrefix: redisPrefix,
+        latest: async (jobId) => {
+          const job = await store.get(jobId);
+          return job ? eventOf(job) : null;
+        },
+        onCaughtUp: (streams) => {
+          catchUps += streams;
+          log.info({ subscriptions: streams }, 'Redis reconnected: subscriptions caught up from the job store');
+        },
+      }),
+    submissionLimiter: redisSubmissionLimiter(limits, `${redisPrefix}submissions`, config.limits.maxSubmissionsPerMinute, onLimitFallback),
     instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs, shared: true },
+    dependencies: {
+      shared: true,
+      async missing() {
+        const missing: Dependency[] = [];
+        if (postgres && !(await postgres.ping(PING_TIMEOUT_MS))) missing.push('postgresql');
+        if (clients.some((client) => client.status !== 'ready')) missing.push('redis');
+        return missing;
+      },
+      get limitFallbacks() {
+        return limitFallbacks;
+      },
+      get catchUps() {
+        return catchUps;
+      },
+    },
     async close() {
-      await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+      await Promise.allSettled(clients.map((client) => client.quit()));
       await closeStore();
     },
   };

@@ -40,7 +40,7 @@ export const RequestErrorCode = {
    * know this code and send the text.
    */
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
-  /** The server is shutting down and takes no new jobs. */
+  /** The server is shutting down and takes no new jobs, or the job store (PostgreSQL) does not answer: retry (after `retryAfterSeconds`). */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** Anything unexpected; the details stay in the server's log. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

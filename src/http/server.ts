@@ -4,7 +4,7 @@ import { RequestErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Pages } from '../web/pages.ts';
 import { type DownloadDeps, isDownloadRoute, serveDownload } from './download-route.ts';
-import { isHealthRoute, serveHealth } from './health.ts';
+import { isHealthRoute, type Readiness, serveHealth } from './health.ts';
 import { sendRequestError } from './json-error.ts';
 import { type MetricsScraper, serveMetrics } from './metrics-route.ts';
 import type { OriginPolicy } from './origin-policy.ts';
@@ -12,8 +12,8 @@ import { redactedUrl } from './signed-links.ts';
 import { bodyWithinLimit, wellFormed } from './request-guards.ts';
 
 export interface HttpRoutes {
-  /** Whether /readyz answers 200: recovered and listening, not stopping. */
-  ready(): boolean;
+  /** What /readyz says: recovered and listening, not stopping, and the dependencies missing. */
+  readiness(): Promise<Readiness>;
   /** GET /metrics; null when metrics are off (404). */
   metrics: MetricsScraper | null;
   downloads: DownloadDeps;
@@ -32,7 +32,10 @@ export function createHttpServer(routes: HttpRoutes): Server {
   const { log } = routes;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const route = req.url?.split('?')[0];
-    if (route && isHealthRoute(route)) return serveHealth(route, res, routes.ready());
+    if (route && isHealthRoute(route)) {
+      void serveHealth(route, res, routes.readiness);
+      return;
+    }
     const refuse = (message: string): void => {
       log.warn({ origin: req.headers.origin, host: req.headers.host, url: route }, 'request from a refused origin');
       sendRequestError(res, 403, RequestErrorCode.FORBIDDEN, message);

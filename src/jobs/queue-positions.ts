@@ -70,7 +70,10 @@ export class QueuePositions {
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#lastRun = Date.now();
-      this.#publishing = this.publish().finally(() => (this.#publishing = null));
+      // A store that does not answer (an outage) skips this round; the next move publishes again.
+      this.#publishing = this.publish()
+        .catch(() => {})
+        .finally(() => (this.#publishing = null));
     }, wait);
     this.#timer.unref();
   }

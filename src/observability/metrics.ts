@@ -6,6 +6,7 @@ import { JOB_STATUSES } from '../core/status.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Poller } from '../jobs/poller.ts';
 import type { JobStore } from '../store/job-store.ts';
+import type { Dependencies } from '../core/dependencies.ts';
 
 const DOWNLOAD_FORMAT_NAMES = Object.keys(DOWNLOAD_FORMATS) as DownloadFormat[];
 
@@ -78,6 +79,42 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
         'submissions); should return to zero when idle.',
       (s) => s.bus.listenerCount(),
     );
+
+    const dependencyUp: Gauge<'dependency'> = new Gauge({
+      name: 'jobql_dependency_up',
+      help: 'Whether a shared dependency (PostgreSQL, Redis) answers this instance, checked when scraped; absent with one process.',
+      labelNames: ['dependency'],
+      registers,
+      collect: async () => {
+        const sources = this.#sources;
+        if (!sources?.dependencies.shared) return;
+        const missing = await sources.dependencies.missing();
+        for (const dependency of ['postgresql', 'redis'] as const) dependencyUp.set({ dependency }, missing.includes(dependency) ? 0 : 1);
+      },
+    });
+    const fallbacks: Counter = new Counter({
+      name: 'jobql_submission_limit_fallbacks_total',
+      help: 'Submissions counted against the per-instance limit because Redis did not answer (the shared limit was not checked).',
+      registers,
+      collect: () => {
+        const sources = this.#sources;
+        if (!sources) return;
+        fallbacks.reset();
+        fallbacks.inc(sources.dependencies.limitFallbacks);
+      },
+    });
+
+    const catchUps: Counter = new Counter({
+      name: 'jobql_subscription_catch_ups_total',
+      help: 'Subscriptions on this instance caught up from the job store after Redis reconnected.',
+      registers,
+      collect: () => {
+        const sources = this.#sources;
+        if (!sources) return;
+        catchUps.reset();
+        catchUps.inc(sources.dependencies.catchUps);
+      },
+    });
 
     // Counted as things happen.
     this.#submissions = counter(
@@ -214,6 +251,7 @@ export interface MetricsSources {
   poller: Pick<Poller, 'trackedCount' | 'observe'>;
   /** Open WebSocket connections. */
   sockets: () => number;
+  dependencies: Dependencies;
 }
 
 /**

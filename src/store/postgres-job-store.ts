@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { RequestErrorCode, requestError } from '../core/errors.ts';
+import { isUnreachable } from '../core/unreachable.ts';
 import type { Job, JobStatusEvent } from '../core/job.ts';
 import type { JobStatus } from '../core/status.ts';
 import type { JobFilter, JobPage, JobPatch, JobStore, Lease, NewJob } from './job-store.ts';
@@ -168,6 +170,10 @@ export interface PostgresJobStoreOptions {
   onError?: (error: Error) => void;
 }
 
+/** How long a new connection may take, and the retry hint while PostgreSQL does not answer. */
+const CONNECT_TIMEOUT_MS = 5000;
+const RETRY_AFTER_SECONDS = 2;
+
 export class PostgresJobStore implements JobStore {
   readonly #pool: pg.Pool;
   #closed = false;
@@ -175,6 +181,8 @@ export class PostgresJobStore implements JobStore {
   constructor(connectionString: string, options: PostgresJobStoreOptions = {}) {
     this.#pool = new pg.Pool({
       connectionString,
+      // A server that does not answer at all (a failover in progress) fails a request instead of holding it.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       max: options.poolSize ?? 10,
       application_name: options.applicationName ?? 'jobql',
     });
@@ -224,8 +232,23 @@ export class PostgresJobStore implements JobStore {
   }
 
   async #rows<R extends pg.QueryResultRow>(sql: string, params: readonly Param[] = []): Promise<R[]> {
-    const result = await this.#pool.query<R>(sql, params as Param[]);
-    return result.rows;
+    return (await this.#query<R>(sql, params)).rows;
+  }
+
+  /**
+   * Every statement after the migrations: one statement each (a transition and its history row
+   * are one statement), so an outage never leaves one half written. While PostgreSQL does not
+   * answer, the caller gets SERVICE_UNAVAILABLE with a retry hint instead of an internal error.
+   */
+  async #query<R extends pg.QueryResultRow>(sql: string, params: readonly Param[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.#pool.query<R>(sql, params as Param[]);
+    } catch (error) {
+      if (!isUnreachable(error)) throw error;
+      throw requestError(RequestErrorCode.SERVICE_UNAVAILABLE, 'The job store (PostgreSQL) does not answer; retry shortly', {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      });
+    }
   }
 
   async #one(sql: string, params: readonly Param[]): Promise<Job | null> {
@@ -261,7 +284,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async forgetIdempotencyKeys(submittedBefore: Date): Promise<void> {
-    await this.#pool.query(
+    await this.#query(
       'UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND submitted_at < $1',
       [submittedBefore],
     );
@@ -366,7 +389,7 @@ export class PostgresJobStore implements JobStore {
 
   async releaseLeases(holder: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#pool.query(
+    await this.#query(
       'UPDATE jobs SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1 AND id = ANY($2::text[])',
       [holder, ids],
     );
@@ -388,7 +411,7 @@ export class PostgresJobStore implements JobStore {
 
   async markResultsDeleted(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#pool.query('UPDATE jobs SET result_deleted = true WHERE id = ANY($1::text[])', [ids]);
+    await this.#query('UPDATE jobs SET result_deleted = true WHERE id = ANY($1::text[])', [ids]);
   }
 
   async findByQueryId(queryId: string): Promise<Job | null> {
@@ -409,7 +432,7 @@ export class PostgresJobStore implements JobStore {
 
   async touch(ids: readonly string[], at: Date): Promise<void> {
     if (ids.length === 0) return;
-    await this.#pool.query(`UPDATE jobs SET watched_at = $2 WHERE id = ANY($1::text[]) AND status NOT IN (${TERMINAL_LIST})`, [ids, at]);
+    await this.#query(`UPDATE jobs SET watched_at = $2 WHERE id = ANY($1::text[]) AND status NOT IN (${TERMINAL_LIST})`, [ids, at]);
   }
 
   async listUnwatched(now: Date, limit: number): Promise<Job[]> {
@@ -440,6 +463,17 @@ export class PostgresJobStore implements JobStore {
 
   async countWaiting(): Promise<number> {
     return this.#count(`SELECT count(*) AS n FROM jobs WHERE status = 'QUEUED' AND dispatched_at IS NULL`);
+  }
+
+  /** Whether PostgreSQL answers a trivial query within `timeoutMs` (readiness). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([this.#pool.query('SELECT 1').then(() => true as const, () => false as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
