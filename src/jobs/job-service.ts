@@ -124,6 +124,7 @@ export class JobService {
       ...(deps.maxStatusChecksPerSecond ? { maxChecksPerSecond: deps.maxStatusChecksPerSecond } : {}),
       onState: (jobId, state) => states.apply(jobId, state),
       onError: (error) => log.error({ err: error }, 'poller tick failed'),
+      mayPoll: () => this.#leases.mayPoll(),
     });
     const parts = { store, warehouse, writer: this.#writer, poller: this.poller, running: this.#running, clock, logger: log };
     this.#queue = new QueuePositions({

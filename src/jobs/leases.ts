@@ -54,9 +54,38 @@ export class Leases {
   #pass: Promise<void> | null = null;
   #recovered = false;
   #stopped = false;
+  /**
+   * Until when this instance's leases surely hold, in ms since the epoch: a third of the lease time
+   * before the `until` of the last renewal that succeeded (a margin for clock skew between
+   * instances). Past it, polling pauses; the leases may pass to another instance, which then polls.
+   */
+  #surelyHeldUntil: number;
+  #paused = false;
 
   constructor(deps: LeasesDeps) {
     this.#deps = deps;
+    this.#surelyHeldUntil = this.#heldUntilAfterRenewing(deps.clock.now().getTime() + deps.instance.leaseTtlMs);
+  }
+
+  #heldUntilAfterRenewing(until: number): number {
+    return until - Math.ceil(this.#deps.instance.leaseTtlMs / 3);
+  }
+
+  /**
+   * Whether this instance may poll its jobs now. With one process, always (nobody else takes its
+   * leases); with several, only while its last renewal is recent enough that no lease can have
+   * run out elsewhere: an instance that cannot reach the store stops polling before another takes
+   * its jobs, so no query is polled by two instances.
+   */
+  mayPoll(): boolean {
+    if (!this.#deps.instance.shared) return true;
+    const held = this.#deps.clock.now().getTime() < this.#surelyHeldUntil;
+    if (held === this.#paused) {
+      this.#paused = !held;
+      if (held) this.#deps.logger.info('polling leases renewed: polling again');
+      else this.#deps.logger.warn('polling leases not renewed in time (the job store does not answer): polling paused');
+    }
+    return held;
   }
 
   /** The lease this instance takes or renews now. */
@@ -102,7 +131,9 @@ export class Leases {
   async #renewAndTakeOver(): Promise<void> {
     if (this.#stopped || (this.#recovered && !this.#deps.instance.shared)) return;
     const held = this.#deps.running.ids();
-    const kept = new Set(await this.#deps.store.renewLeases(held, this.lease()));
+    const lease = this.lease();
+    const kept = new Set(await this.#deps.store.renewLeases(held, lease));
+    this.#surelyHeldUntil = this.#heldUntilAfterRenewing(lease.until.getTime());
     for (const id of held) {
       // Taken over (this process stalled past its lease): the new holder polls it now, not us.
       if (kept.has(id) || !this.#deps.running.has(id)) continue;

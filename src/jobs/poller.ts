@@ -25,7 +25,15 @@ export interface PollerOptions {
   maxChecksPerSecond?: number;
   /** See StatusCallObserver; can also be set after construction with `observe`. */
   onStatusCall?: StatusCallObserver;
+  /**
+   * Whether this instance may poll now: false while it cannot be sure its polling leases still
+   * hold (Leases.mayPoll), so that no query is polled by two instances. Default: always.
+   */
+  mayPoll?: () => boolean;
 }
+
+/** While polling is paused, how often it looks again. */
+const PAUSED_RETRY_MS = 250;
 
 /** Early nudges remembered; a query is tracked within milliseconds of its submit returning. */
 const MAX_EARLY_NUDGES = 1000;
@@ -65,7 +73,7 @@ export class Poller {
   #stopped = false;
   readonly #removeListener: () => void;
   /** Warehouse status calls made, and query ids asked about; for tests and benchmarks. */
-  readonly stats = { statusCalls: 0, queriesChecked: 0, ticks: 0, deferredByBudget: 0 };
+  readonly stats = { statusCalls: 0, queriesChecked: 0, ticks: 0, deferredByBudget: 0, pausedTicks: 0 };
   #tokens: number;
   #tokensAt = Date.now();
   /** No tick before this time: the budget ran out. */
@@ -190,6 +198,12 @@ export class Poller {
     }
     const nudgesSeen = new Map(due.map(([queryId, entry]) => [queryId, entry.nudges]));
     if (due.length === 0) return;
+    if (this.#options.mayPoll && !this.#options.mayPoll()) {
+      // Their checks wait, each keeping its place in its backoff.
+      for (const [, entry] of allDue) entry.dueAt = now + PAUSED_RETRY_MS;
+      this.stats.pausedTicks += 1;
+      return;
+    }
     this.stats.ticks += 1;
     this.stats.statusCalls += 1;
     this.stats.queriesChecked += due.length;

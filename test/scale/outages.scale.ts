@@ -159,7 +159,8 @@ describe('PostgreSQL away while an instance serves', () => {
   let cluster: Cluster;
   before(async () => {
     postgres = await startPrivatePostgres(await freePort());
-    cluster = await startCluster({ instances: 1, env: { JOBQL_DATABASE_URL: postgres.url } });
+    // Leases of 3 s, renewed every second: polling pauses 2 s after the last renewal that worked.
+    cluster = await startCluster({ instances: 1, env: { JOBQL_DATABASE_URL: postgres.url, JOBQL_LEASE_TTL_MS: '3000' } });
   });
   after(async () => {
     await cluster?.stop();
@@ -169,10 +170,11 @@ describe('PostgreSQL away while an instance serves', () => {
   test('requests get SERVICE_UNAVAILABLE with a retry hint, /readyz says so, and a running job ends after it', async () => {
     const [instance] = cluster.instances;
     assert.ok(instance);
-    const job = await submit(instance.url, 'select 8 as n /* sleep 2500 */');
-    await waitForStatus(instance.url, job.id, 'RUNNING');
+    const job = await submit(instance.url, 'select 8 as n /* sleep 4000 */');
+    const { queryId } = await waitForStatus(instance.url, job.id, 'RUNNING');
 
     await postgres.kill();
+    const killedAt = Date.now();
     const refused = await gql(instance.url, SUBMIT, { sql: 'select 1' });
     assert.equal(refused.errors?.[0]?.extensions?.code, 'SERVICE_UNAVAILABLE', JSON.stringify(refused.errors));
     assert.equal(refused.errors?.[0]?.extensions?.['retryAfterSeconds'], 2);
@@ -183,7 +185,12 @@ describe('PostgreSQL away while an instance serves', () => {
     );
     assert.deepEqual(await readyz(instance.url), { code: 503, body: { status: 'unavailable', missing: ['postgresql'] } });
     assert.equal((await fetch(new URL('/healthz', instance.url))).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // the query ends on Snowflake meanwhile
+    await new Promise((resolve) => setTimeout(resolve, 5000)); // the query ends on Snowflake meanwhile
+    // Its lease could have passed to another instance 3 s after the last renewal: this one stopped
+    // polling before that (2 s after it), so no query is ever polled by two.
+    const lateCalls = cluster.double.monitoringLog.filter((call) => call.queryId === queryId && call.at > killedAt + 2500);
+    assert.deepEqual(lateCalls, [], 'polled while its lease may have passed to another instance');
+    assert.match(instance.output(), /polling leases not renewed in time/);
 
     await postgres.start();
     await waitFor(async () => ((await readyz(instance.url)).code === 200 ? true : null), {
