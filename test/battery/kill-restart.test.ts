@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { type GraphQLResponse, gql, submit } from '../helpers/client.ts';
 import { type ServerProcess, spawnServer } from '../helpers/process.ts';
 import { tempDir } from '../helpers/server.ts';
+import { seededRandom as random } from './seed.ts';
 import { WaitForTimeout, waitFor } from '../helpers/wait-for.ts';
 import { type SnowflakeDouble, startSnowflakeDouble } from '../snowflake-double/server.ts';
 
@@ -19,18 +20,6 @@ const DUCKDB_RUNS = Number(process.env['BATTERY_KILL_RUNS_DUCKDB'] ?? 35);
 const SNOWFLAKE_RUNS = Number(process.env['BATTERY_KILL_RUNS_SNOWFLAKE'] ?? 15);
 const TERMINAL = new Set(['SUCCESS', 'FAILED_WITH_ERROR', 'FAILED_WITH_INCIDENT', 'ABORTED', 'DISCONNECTED']);
 const ALL_JOBS = `{ jobs(first: 100) { pageInfo { hasNextPage endCursor } nodes { id status queryText error { code } } } }`;
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same kill moments. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seen {
   status: string;

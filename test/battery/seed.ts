@@ -15,6 +15,18 @@ export function envInt(name: string, fallback: number): number {
   return value;
 }
 
+/** A small seeded PRNG (mulberry32) in [0, 1): the same seed gives the same moments and choices. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** `BATTERY_SEED` replays a run; every battery prints the seed it used. */
 export const BATTERY_SEED = envInt('BATTERY_SEED', 20261124);
 

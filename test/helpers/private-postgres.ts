@@ -22,17 +22,32 @@ export interface PrivatePostgres {
   remove(): Promise<void>;
 }
 
+/**
+ * Where a program is: on PATH, or where Debian puts it (`runuser` in /usr/sbin, PostgreSQL's server
+ * tools in /usr/lib/postgresql/<version>/bin, newest first), for a CI whose PATH has neither.
+ */
+function locate(name: string): string {
+  const versions = fs.existsSync('/usr/lib/postgresql')
+    ? fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)
+    : [];
+  const dirs = [...(process.env['PATH'] ?? '').split(path.delimiter), '/usr/sbin', '/sbin', '/usr/local/bin', ...versions];
+  const found = dirs.map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`${name} was not found on PATH or in ${dirs.slice(-versions.length - 3).join(', ')}`);
+  return found;
+}
+
 /** Runs a PostgreSQL tool, as `postgres` when this process is root (initdb refuses root). */
 async function tool(name: string, args: string[]): Promise<void> {
+  const program = locate(name);
   const asRoot = process.getuid?.() === 0;
-  const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', name, ...args]] : [name, args];
+  const [file, argv] = asRoot ? [locate('runuser'), ['-u', 'postgres', '--', program, ...args]] : [program, args];
   await run(file, argv, { timeout: 60_000 });
 }
 
 export async function startPrivatePostgres(port: number): Promise<PrivatePostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobql-pg-'));
   const data = path.join(dir, 'data');
-  if (process.getuid?.() === 0) await run('chown', ['postgres:postgres', dir]);
+  if (process.getuid?.() === 0) await run(locate('chown'), ['postgres:postgres', dir]);
   fs.chmodSync(dir, 0o700);
   try {
     await tool('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync']);

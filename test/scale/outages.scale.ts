@@ -8,48 +8,18 @@
  * started while either does not answer stops with one line and exit code 69.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { collecting, gql, submit, waitForEnd, waitForStatus, wsClient } from '../helpers/client.ts';
 import { type Cluster, startCluster } from '../helpers/cluster.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.ts';
 import { runToExit } from '../helpers/process.ts';
+import { freePort, killRedis, startRedis } from '../helpers/private-redis.ts';
 import { tempDir } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const PER_MINUTE = 6;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A redis-server of this test's own, in memory only; throws (never skips) when there is none. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(() => output.includes('Ready to accept connections') || null, {
-    timeoutMs: 10_000,
-    what: () => `redis-server on port ${port} to start (redis-server must be installed): ${output.slice(-500)}`,
-  });
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}
 
 async function readyz(url: string): Promise<{ code: number; body: { status: string; missing?: string[] } }> {
   const response = await fetch(new URL('/readyz', url));
@@ -78,7 +48,7 @@ describe('Redis away while two instances serve', () => {
   });
   after(async () => {
     await cluster?.stop();
-    if (redis) await stopRedis(redis);
+    if (redis) await killRedis(redis);
   });
 
   test('submissions go on under the per-instance limit, /readyz says degraded, and it all comes back', async () => {
@@ -87,7 +57,7 @@ describe('Redis away while two instances serve', () => {
     assert.deepEqual(await readyz(instance.url), { code: 200, body: { status: 'ok' } });
     assert.equal(await metric(instance.url, 'jobql_dependency_up{dependency="redis"}'), 1);
 
-    await stopRedis(redis);
+    await killRedis(redis);
     const degraded = await waitFor(async () => {
       const answer = await readyz(instance.url);
       return answer.body.status === 'degraded' ? answer : null;
@@ -130,7 +100,7 @@ describe('Redis away while two instances serve', () => {
         { id: job.id },
       );
       await events.first;
-      await stopRedis(redis);
+      await killRedis(redis);
       // It ends (A polls Snowflake and writes PostgreSQL) while its event can reach no one.
       assert.equal((await waitForEnd(a.url, job.id)).status, 'SUCCESS');
       const before = await metric(b.url, 'jobql_subscription_catch_ups_total');
