@@ -92,29 +92,29 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
         for (const dependency of ['postgresql', 'redis'] as const) dependencyUp.set({ dependency }, missing.includes(dependency) ? 0 : 1);
       },
     });
-    const fallbacks: Counter = new Counter({
-      name: 'jobql_submission_limit_fallbacks_total',
-      help: 'Submissions counted against the per-instance limit because Redis did not answer (the shared limit was not checked).',
-      registers,
-      collect: () => {
-        const sources = this.#sources;
-        if (!sources) return;
-        fallbacks.reset();
-        fallbacks.inc(sources.dependencies.limitFallbacks);
-      },
-    });
-
-    const catchUps: Counter = new Counter({
-      name: 'jobql_subscription_catch_ups_total',
-      help: 'Subscriptions on this instance caught up from the job store after Redis reconnected.',
-      registers,
-      collect: () => {
-        const sources = this.#sources;
-        if (!sources) return;
-        catchUps.reset();
-        catchUps.inc(sources.dependencies.catchUps);
-      },
-    });
+    /** A counter kept elsewhere (a running total), read when scraped. */
+    const scrapedCounter = (name: string, help: string, read: (sources: MetricsSources) => number): void => {
+      const total: Counter = new Counter({
+        name,
+        help,
+        registers,
+        collect: () => {
+          if (!this.#sources) return;
+          total.reset();
+          total.inc(read(this.#sources));
+        },
+      });
+    };
+    scrapedCounter(
+      'jobql_submission_limit_fallbacks_total',
+      'Submissions counted against the per-instance limit because Redis did not answer (the shared limit was not checked).',
+      (s) => s.dependencies.limitFallbacks,
+    );
+    scrapedCounter(
+      'jobql_subscription_catch_ups_total',
+      'Subscriptions on this instance caught up from the job store after Redis reconnected.',
+      (s) => s.dependencies.catchUps,
+    );
 
     // Counted as things happen.
     this.#submissions = counter(

@@ -40,6 +40,7 @@ import { collect, gqlData, submit, waitForEnd, wsClient } from '../helpers/clien
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { waitFor, within } from '../helpers/wait-for.ts';
 import { fakeClock, silentLogger } from '../jobs/fakes.ts';
+import { seededRandom } from '../battery/seed.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The stream on the bus and the store
@@ -351,18 +352,6 @@ describe('jobStatusStream with afterSequence, on the bus and the store', () => {
 // Sockets cut at random moments during many jobs' lives
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so a failure can be run again with its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const FOLLOW = `subscription Follow($id: ID!, $afterSequence: Int) {
   jobStatus(id: $id, afterSequence: $afterSequence) { kind sequence status previousStatus at job { id status } } }`;
 
@@ -510,7 +499,7 @@ describe('jobStatus(afterSequence) over graphql-ws, sockets cut at random moment
   });
 
   test(`30 jobs, 10 clients, up to 8 cuts each (seed ${SEED}): every subscriber sees the whole history, gap-free, once`, async (t) => {
-    const rng = seeded(SEED);
+    const rng = seededRandom(SEED);
     const until = Date.now() + 20_000;
     const clients = Array.from({ length: 10 }, () => cuttingClient(wsUrl, rng, 8, until));
     const kinds: Kind[] = ['quick', 'medium', 'long', 'failing', 'cancelled while queued', 'cancelled while running'];
