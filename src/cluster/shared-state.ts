@@ -10,6 +10,7 @@ import type { Logger } from '../core/logger.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { InProcessEventBus } from '../events/in-process-event-bus.ts';
 import { RedisEventBus } from '../events/redis-event-bus.ts';
+import { Outages } from './outages.ts';
 import type { Instance } from '../jobs/leases.ts';
 import { memorySubmissionLimiter, redisSubmissionLimiter } from '../limits/rate-limiter-flexible.ts';
 import type { SubmissionLimiter } from '../limits/submission-limiter.ts';
@@ -35,7 +36,7 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-const NONE: Dependencies = { shared: false, missing: async () => [], limitFallbacks: 0, catchUps: 0 };
+const NONE: Dependencies = { shared: false, missing: async () => [], limitFallbacks: 0, catchUps: 0, unpublishedEvents: 0, outages: () => 0 };
 
 /** How long /readyz waits for PostgreSQL's answer. */
 const PING_TIMEOUT_MS = 1000;
@@ -68,13 +69,16 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
   }
   const { databaseUrl, databasePoolSize, redisUrl, redisPrefix } = config.cluster;
   const log = logger.child({ component: 'cluster' });
+  const outages = new Outages(log);
   const instanceId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const store =
     given.store ??
     (await PostgresJobStore.open(databaseUrl, {
       poolSize: databasePoolSize,
       applicationName: `jobql ${instanceId}`,
-      onError: (error) => log.warn({ err: error }, 'PostgreSQL connection error'),
+      onError: (error) => (isUnreachable(error) ? outages.down('postgresql', error.message) : log.warn({ err: error }, 'PostgreSQL connection error')),
+      onReachability: (answered, error) =>
+        answered ? outages.up('postgresql') : outages.down('postgresql', error instanceof Error ? error.message : 'unreachable'),
     }).catch((error: unknown) => {
       if (!isUnreachable(error)) throw error;
       throw new DependencyUnavailable(`PostgreSQL at JOBQL_DATABASE_URL did not answer (${(error as Error).message || 'unreachable'})`, {
@@ -84,9 +88,23 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
   const closeStore = async (): Promise<void> => {
     if (!given.store) await store.close();
   };
+  let joined = false;
+  let closing = false;
+  let clients: Redis[] = [];
   const redis = (role: string, options: RedisOptions = {}): Redis => {
     const client = new Redis(redisUrl, { connectionName: `jobql-${role}`, maxRetriesPerRequest: 3, ...options });
-    client.on('error', (error: unknown) => log.warn({ err: error, role }, 'Redis connection error'));
+    // Before the start has succeeded, a failure is the start's to report (one line, exit 69).
+    client.on('error', (error: unknown) => {
+      if (!joined) return;
+      if (isUnreachable(error)) outages.down('redis', (error as Error).message);
+      else log.warn({ err: error, role }, 'Redis connection error');
+    });
+    client.on('close', () => {
+      if (joined && !closing) outages.down('redis', `the ${role} connection closed`);
+    });
+    client.on('ready', () => {
+      if (clients.every((c) => c.status === 'ready')) outages.up('redis');
+    });
     return client;
   };
   const publisher = redis('publish');
@@ -96,7 +114,7 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
   // The limit's commands fail at once while Redis is away (no offline queue), so that a submission
   // is counted in memory instead of waiting for Redis.
   const limits = redis('limits', { enableOfflineQueue: false, lazyConnect: true });
-  const clients = [publisher, subscriber, limits];
+  clients = [publisher, subscriber, limits];
   try {
     await Promise.all([publisher.ping(), subscriber.ping(), limits.connect()]);
   } catch (error) {
@@ -105,8 +123,10 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
     throw new DependencyUnavailable(`Redis at JOBQL_REDIS_URL did not answer (${(error as Error).message})`, { cause: error });
   }
   log.info({ instance: instanceId }, 'joined the cluster (PostgreSQL job store, Redis events)');
+  joined = true;
   let limitFallbacks = 0;
   let catchUps = 0;
+  let unpublishedEvents = 0;
   let limitedLocally = false;
   const onLimitFallback = (): void => {
     limitFallbacks += 1;
@@ -139,6 +159,7 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
           catchUps += streams;
           log.info({ subscriptions: streams }, 'Redis reconnected: subscriptions caught up from the job store');
         },
+        onUnpublished: () => (unpublishedEvents += 1),
       }),
     submissionLimiter: redisSubmissionLimiter(limits, `${redisPrefix}submissions`, config.limits.maxSubmissionsPerMinute, onLimitFallback),
     instance: { id: instanceId, leaseTtlMs: config.leaseTtlMs, shared: true },
@@ -156,8 +177,13 @@ export async function openSharedState(config: Config, logger: Logger, given: Giv
       get catchUps() {
         return catchUps;
       },
+      get unpublishedEvents() {
+        return unpublishedEvents;
+      },
+      outages: (dependency) => outages.count(dependency),
     },
     async close() {
+      closing = true;
       await Promise.allSettled(clients.map((client) => client.quit()));
       await closeStore();
     },

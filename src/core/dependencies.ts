@@ -10,4 +10,8 @@ export interface Dependencies {
   readonly limitFallbacks: number;
   /** Subscriptions handed their job's stored state after Redis reconnected (events sent meanwhile reached no one). */
   readonly catchUps: number;
+  /** Events whose PUBLISH failed while Redis was away: they reached no other instance (catch-ups cover them). */
+  readonly unpublishedEvents: number;
+  /** Times it stopped answering since the start (an outage counted once however long it lasts). */
+  outages(dependency: Dependency): number;
 }

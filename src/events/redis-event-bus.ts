@@ -56,6 +56,8 @@ export class RedisEventBus implements EventBus {
     channelPrefix: string;
     latest?: (jobId: string) => Promise<JobStatusEvent | null>;
     onCaughtUp?: (streams: number) => void;
+    /** A PUBLISH failed (Redis away): the event reached no other instance. */
+    onUnpublished?: () => void;
   }) {
     this.#subscriber = deps.subscriber;
     this.#prefix = deps.channelPrefix;
@@ -64,7 +66,14 @@ export class RedisEventBus implements EventBus {
     // The target does not wait for PUBLISH: one that fails while Redis is away would be an
     // unhandled rejection (it ended the process). It reached no one; the catch-up covers it.
     const publisher = deps.publisher;
-    const publishClient = { publish: (channel: string, message: string) => publisher.publish(channel, message).catch(() => 0) };
+    const onUnpublished = deps.onUnpublished ?? (() => {});
+    const publishClient = {
+      publish: (channel: string, message: string) =>
+        publisher.publish(channel, message).catch(() => {
+          onUnpublished();
+          return 0;
+        }),
+    };
     this.#target = createRedisEventTarget<JobEvent>({
       // The target calls `publish` only.
       publishClient: publishClient as unknown as Redis,

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
+import { RequestErrorCode, requestErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { GRAPHIQL_CSP, type GraphiQLPageOptions, graphiqlPage } from '../web/graphiql.ts';
 import type { GraphQLContext, GraphQLServices, ServerContext } from './context.ts';
@@ -67,7 +69,14 @@ export function createGraphQLServer(deps: {
       debug: (...args) => log.debug({ args }, 'graphql'),
       info: (...args) => log.info({ args }, 'graphql'),
       warn: (...args) => log.warn({ args }, 'graphql'),
-      error: (...args) => log.error({ err: args[0], args: args.slice(1) }, 'graphql error'),
+      error: (...args) => {
+        // A refusal because the job store is away is the client's to retry, and the outage is
+        // logged once where it is noticed: not an error line (with a stack) per request.
+        const cause = args[0] instanceof GraphQLError ? args[0].originalError : args[0];
+        if (requestErrorCode(cause) === RequestErrorCode.SERVICE_UNAVAILABLE) {
+          log.debug({ err: args[0] }, 'graphql request refused: a dependency is away');
+        } else log.error({ err: args[0], args: args.slice(1) }, 'graphql error');
+      },
     },
   });
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { JobErrorCode } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, logPassFailure } from '../core/logger.ts';
 import type { JobStore, Lease } from '../store/job-store.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 import type { JobLimits } from './admission.ts';
@@ -46,7 +46,7 @@ export class Dispatcher {
       return;
     }
     this.#pumping = this.#pumpRounds()
-      .catch((error: unknown) => this.#deps.logger.error({ err: error }, 'dispatch failed'))
+      .catch((error: unknown) => logPassFailure(this.#deps.logger, error, 'dispatch failed'))
       .finally(() => {
         this.#pumping = null;
         if (this.#pumpAgain) this.pump();

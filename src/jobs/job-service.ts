@@ -3,7 +3,7 @@ import { RequestErrorCode, requestError } from '../core/errors.ts';
 import { newJobId, normalizeQueryId } from '../core/ids.ts';
 import { eventOf, type Job, type JobError, type JobStatusEvent, type QueuePlace, type QueueReason } from '../core/job.ts';
 import type { JobNotifier } from '../core/job-notifier.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, logPassFailure } from '../core/logger.ts';
 import { mayAccess, type Principal } from '../core/principal.ts';
 import { isTerminal } from '../core/status.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -123,7 +123,7 @@ export class JobService {
       backoffMs: deps.pollBackoffMs,
       ...(deps.maxStatusChecksPerSecond ? { maxChecksPerSecond: deps.maxStatusChecksPerSecond } : {}),
       onState: (jobId, state) => states.apply(jobId, state),
-      onError: (error) => log.error({ err: error }, 'poller tick failed'),
+      onError: (error) => logPassFailure(log, error, 'poller tick failed'),
       mayPoll: () => this.#leases.mayPoll(),
     });
     const parts = { store, warehouse, writer: this.#writer, poller: this.poller, running: this.#running, clock, logger: log };

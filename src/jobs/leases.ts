@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import type { Job } from '../core/job.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, logPassFailure } from '../core/logger.ts';
 import { isTerminal } from '../core/status.ts';
 import type { JobStore, Lease } from '../store/job-store.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
@@ -120,7 +120,7 @@ export class Leases {
   /** One lease pass (never two at once): renew, take over, then dispatch. */
   #round(): Promise<void> {
     this.#pass ??= this.#renewAndTakeOver()
-      .catch((error: unknown) => this.#deps.logger.error({ err: error }, 'lease pass failed'))
+      .catch((error: unknown) => logPassFailure(this.#deps.logger, error, 'lease pass failed'))
       .finally(() => {
         this.#pass = null;
         this.#deps.dispatcher.pump();

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, logPassFailure } from '../core/logger.ts';
 import type { JobStore } from '../store/job-store.ts';
 import type { Warehouse } from '../warehouses/warehouse.ts';
 
@@ -50,7 +50,7 @@ export class ResultExpiry {
         if (expired.length < BATCH) break;
       }
     } catch (error) {
-      this.#log.error({ err: error }, 'result expiry sweep failed');
+      logPassFailure(this.#log, error, 'result expiry sweep failed');
     }
     if (deleted > 0) this.#log.info({ deleted }, 'expired results deleted');
     return deleted;

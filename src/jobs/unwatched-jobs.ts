@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { JobErrors, type JobError } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, logPassFailure } from '../core/logger.ts';
 import { isTerminal } from '../core/status.ts';
 import type { JobStore } from '../store/job-store.ts';
 
@@ -94,7 +94,7 @@ export class UnwatchedJobs {
         this.#written.delete(job.id);
       }
     } catch (error) {
-      this.#log.error({ err: error }, 'unwatched-job sweep failed');
+      logPassFailure(this.#log, error, 'unwatched-job sweep failed');
     }
   }
 

@@ -67,7 +67,10 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
       collect: async () => {
         const sources = this.#sources;
         if (!sources) return;
-        const counts = await sources.store.countByStatus();
+        // While the store does not answer (an outage), the last counts stand: /metrics must still
+        // answer then, to show the outage itself.
+        const counts = await sources.store.countByStatus().catch(() => null);
+        if (!counts) return;
         for (const status of JOB_STATUSES) jobs.set({ status }, counts[status] ?? 0);
       },
     });
@@ -109,6 +112,22 @@ export class Metrics implements JobStatusStreamObserver, ResultRowsObserver, Dow
       'jobql_submission_limit_fallbacks_total',
       'Submissions counted against the per-instance limit because Redis did not answer (the shared limit was not checked).',
       (s) => s.dependencies.limitFallbacks,
+    );
+    const outages: Counter<'dependency'> = new Counter({
+      name: 'jobql_dependency_outages_total',
+      help: 'Times a shared dependency (PostgreSQL, Redis) stopped answering this instance; absent with one process.',
+      labelNames: ['dependency'],
+      registers,
+      collect: () => {
+        if (!this.#sources?.dependencies.shared) return;
+        outages.reset();
+        for (const dependency of ['postgresql', 'redis'] as const) outages.inc({ dependency }, this.#sources.dependencies.outages(dependency));
+      },
+    });
+    scrapedCounter(
+      'jobql_events_unpublished_total',
+      'Job events this instance could not publish to Redis (it was away); subscribers elsewhere are caught up from the store.',
+      (s) => s.dependencies.unpublishedEvents,
     );
     scrapedCounter(
       'jobql_subscription_catch_ups_total',

@@ -168,6 +168,8 @@ export interface PostgresJobStoreOptions {
    * process.
    */
   onError?: (error: Error) => void;
+  /** Whether PostgreSQL answered a statement (true) or could not be reached (false), after each one. */
+  onReachability?: (answered: boolean, error?: unknown) => void;
 }
 
 /** How long a new connection may take, and the retry hint while PostgreSQL does not answer. */
@@ -176,6 +178,7 @@ const RETRY_AFTER_SECONDS = 2;
 
 export class PostgresJobStore implements JobStore {
   readonly #pool: pg.Pool;
+  readonly #onReachability: (answered: boolean, error?: unknown) => void;
   #closed = false;
 
   constructor(connectionString: string, options: PostgresJobStoreOptions = {}) {
@@ -188,6 +191,7 @@ export class PostgresJobStore implements JobStore {
     });
     const onError = options.onError;
     this.#pool.on('error', (error) => onError?.(error));
+    this.#onReachability = options.onReachability ?? (() => {});
   }
 
   /** Connects and brings the schema up to date. */
@@ -242,9 +246,12 @@ export class PostgresJobStore implements JobStore {
    */
   async #query<R extends pg.QueryResultRow>(sql: string, params: readonly Param[] = []): Promise<pg.QueryResult<R>> {
     try {
-      return await this.#pool.query<R>(sql, params as Param[]);
+      const result = await this.#pool.query<R>(sql, params as Param[]);
+      this.#onReachability(true);
+      return result;
     } catch (error) {
       if (!isUnreachable(error)) throw error;
+      this.#onReachability(false, error);
       throw requestError(RequestErrorCode.SERVICE_UNAVAILABLE, 'The job store (PostgreSQL) does not answer; retry shortly', {
         retryAfterSeconds: RETRY_AFTER_SECONDS,
       });
@@ -470,7 +477,14 @@ export class PostgresJobStore implements JobStore {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     try {
-      return await Promise.race([this.#pool.query('SELECT 1').then(() => true as const, () => false as const), late]);
+      const answered = this.#pool.query('SELECT 1').then(
+        () => true as const,
+        () => false as const,
+      );
+      const result = await Promise.race([answered, late]);
+      if (result) this.#onReachability(true);
+      else this.#onReachability(false, new Error(`no answer to SELECT 1 within ${timeoutMs} ms`));
+      return result;
     } finally {
       clearTimeout(timer);
     }

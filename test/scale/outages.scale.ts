@@ -74,6 +74,7 @@ describe('Redis away while two instances serve', () => {
     assert.equal(over.errors?.[0]?.extensions?.code, 'RATE_LIMITED', JSON.stringify(over.errors));
     assert.equal(await metric(instance.url, 'jobql_submission_limit_fallbacks_total'), PER_MINUTE + 1);
     assert.equal(await metric(instance.url, 'jobql_dependency_up{dependency="redis"}'), 0);
+    assert.equal(await metric(instance.url, 'jobql_dependency_outages_total{dependency="redis"}'), 1, 'one outage, counted once');
     assert.match(instance.output(), /Redis does not answer: submissions per minute are counted per instance/);
 
     redis = await startRedis(redisPort);
@@ -81,7 +82,10 @@ describe('Redis away while two instances serve', () => {
       timeoutMs: 20_000,
       what: '/readyz to be ok once Redis is back',
     });
-    await waitFor(() => /Redis answers again/.test(instance.output()) || null, { timeoutMs: 10_000, what: 'the log line of Redis back' });
+    await waitFor(() => /Redis answers again: submissions/.test(instance.output()) || null, { timeoutMs: 10_000, what: 'the log line of Redis back' });
+    assert.match(instance.output(), /"dependency":"redis","outageMs":\d+,"msg":"Redis answers again"/);
+    assert.equal(await metric(instance.url, 'jobql_dependency_outages_total{dependency="redis"}'), 1);
+    assert.equal(await metric(instance.url, 'jobql_dependency_outages_total{dependency="postgresql"}'), 0);
     // Counted in Redis again: a fresh window there, so a submission is allowed.
     const back = await gql(instance.url, SUBMIT, { sql: 'select 100' });
     assert.equal(back.errors, undefined, JSON.stringify(back.errors));
@@ -103,6 +107,12 @@ describe('Redis away while two instances serve', () => {
       await killRedis(redis);
       // It ends (A polls Snowflake and writes PostgreSQL) while its event can reach no one.
       assert.equal((await waitForEnd(a.url, job.id)).status, 'SUCCESS');
+      // ioredis holds a PUBLISH for a few reconnect attempts before failing it: wait until A gave
+      // its events up, so that only the catch-up can bring them.
+      await waitFor(async () => (await metric(a.url, 'jobql_events_unpublished_total')) >= 1 || null, {
+        timeoutMs: 20_000,
+        what: "A's events to be given up while Redis is away",
+      });
       const before = await metric(b.url, 'jobql_subscription_catch_ups_total');
       redis = await startRedis(redisPort);
       const { events: seen, errors } = await events.result;
@@ -155,6 +165,9 @@ describe('PostgreSQL away while an instance serves', () => {
     );
     assert.deepEqual(await readyz(instance.url), { code: 503, body: { status: 'unavailable', missing: ['postgresql'] } });
     assert.equal((await fetch(new URL('/healthz', instance.url))).status, 200);
+    // /metrics still answers, and shows the outage.
+    assert.equal(await metric(instance.url, 'jobql_dependency_up{dependency="postgresql"}'), 0);
+    assert.equal(await metric(instance.url, 'jobql_dependency_outages_total{dependency="postgresql"}'), 1);
     await new Promise((resolve) => setTimeout(resolve, 5000)); // the query ends on Snowflake meanwhile
     // Its lease could have passed to another instance 3 s after the last renewal: this one stopped
     // polling before that (2 s after it), so no query is ever polled by two.
@@ -169,6 +182,12 @@ describe('PostgreSQL away while an instance serves', () => {
     });
     const ended = await waitForEnd(instance.url, job.id, 30_000);
     assert.equal(ended.status, 'SUCCESS');
+    assert.equal(await metric(instance.url, 'jobql_dependency_outages_total{dependency="postgresql"}'), 1, 'one outage, counted once');
+    assert.match(instance.output(), /"msg":"PostgreSQL does not answer"/);
+    // The outage is said once, not as an error (with a stack) per tick, pass and refused request.
+    const errors = instance.output().split('\n').filter((line) => line.includes('"level":50'));
+    assert.deepEqual(errors, [], 'no error lines for an outage');
+    assert.match(instance.output(), /"dependency":"postgresql","outageMs":\d+,"msg":"PostgreSQL answers again"/);
     // Its whole history is there, gap-free: nothing was written half.
     const client = wsClient(instance.wsUrl);
     try {
