@@ -9,7 +9,7 @@
  * Names: submit (1. submit → result overhead), rps (2. job(id) req/s), subscriptions
  * (3. memory, CPU at rest, end → event latency, burst), polling (4. status calls per tick),
  * results (5. rows per second), console (7. the console's first load, in Chromium), cluster (6. status calls with 1, 2, 3 instances; needs PostgreSQL
- * and Redis), progress (8. CPU and events/s of PROGRESS events, on vs off), isolation (9. a new principal's first query and memory per open database), history (10. submission cost with 0 to 1,000,000 stored jobs). Each file's header lists its own knobs.
+ * and Redis), progress (8. CPU and events/s of PROGRESS events, on vs off), isolation (9. a new principal's first query and memory per open database), history (10. submission cost with 0 to 1,000,000 stored jobs), detection (11. Snowflake query end → event with 1,000 jobs running, monitoring vs status from query history). Each file's header lists its own knobs.
  */
 import os from 'node:os';
 import fs from 'node:fs';
@@ -32,6 +32,7 @@ const BENCHES: Bench[] = [
   { name: 'progress', title: 'PROGRESS events: CPU and events/s, on vs off', load: () => import('./progress.ts') },
   { name: 'isolation', title: 'SQL isolation: a new principal\'s first query, memory per open database', load: () => import('./isolation.ts') },
   { name: 'history', title: "submission cost vs a principal's history (0 to 1,000,000 stored jobs)", load: () => import('./history.ts') },
+  { name: 'detection', title: 'Snowflake: query end → event with 1,000 jobs running, within the status-call budget', load: () => import('./snowflake-detection.ts') },
   { name: 'cluster', title: 'status calls vs instances (needs PostgreSQL and Redis)', load: () => import('./cluster-polling.ts') },
 ];
 

@@ -122,6 +122,7 @@ export class JobService {
       warehouse,
       backoffMs: deps.pollBackoffMs,
       ...(deps.maxStatusChecksPerSecond ? { maxChecksPerSecond: deps.maxStatusChecksPerSecond } : {}),
+      queriesPerCall: deps.warehouse.statusBatchSize ?? 1,
       onState: (jobId, state) => states.apply(jobId, state),
       onError: (error) => logPassFailure(log, error, 'poller tick failed'),
       mayPoll: () => this.#leases.mayPoll(),

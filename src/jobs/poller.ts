@@ -23,6 +23,11 @@ export interface PollerOptions {
    * holding one second's worth). Due checks over budget wait, oldest first. Default: no limit.
    */
   maxChecksPerSecond?: number;
+  /**
+   * Queries one warehouse call answers (Warehouse.statusBatchSize): the budget counts calls, so
+   * with batches of 500 a budget of 50 a second checks up to 25,000 queries a second. Default 1.
+   */
+  queriesPerCall?: number;
   /** See StatusCallObserver; can also be set after construction with `observe`. */
   onStatusCall?: StatusCallObserver;
   /**
@@ -175,7 +180,7 @@ export class Poller {
       });
   }
 
-  /** Takes up to `wanted` checks from the budget; returns how many it may make now. */
+  /** Takes up to `wanted` calls from the budget; returns how many it may make now. */
   #takeBudget(wanted: number, now: number): number {
     const rate = this.#options.maxChecksPerSecond ?? Infinity;
     if (rate === Infinity) return wanted;
@@ -188,8 +193,12 @@ export class Poller {
 
   async #check(): Promise<void> {
     const now = Date.now();
-    const allDue = [...this.#tracked].filter(([, entry]) => entry.dueAt <= now).sort(([, a], [, b]) => a.dueAt - b.dueAt);
-    const granted = this.#takeBudget(allDue.length, now);
+    const perCall = this.#options.queriesPerCall ?? 1;
+    // Where one call answers many queries, those due within the first backoff step come along:
+    // the jobs fall into step, and a tick costs one call instead of one per job's own moment.
+    const horizon = perCall > 1 ? now + this.#delay(0) : now;
+    const allDue = [...this.#tracked].filter(([, entry]) => entry.dueAt <= horizon).sort(([, a], [, b]) => a.dueAt - b.dueAt);
+    const granted = Math.min(allDue.length, this.#takeBudget(Math.ceil(allDue.length / perCall), now) * perCall);
     const due = allDue.slice(0, granted);
     if (granted < allDue.length) {
       // Over budget: the rest keep their place in line (oldest due first) until a token is back.

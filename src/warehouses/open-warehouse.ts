@@ -33,6 +33,8 @@ export interface WarehouseSettings {
   openMode: boolean;
   /** Principals mapped to warehouse identities (Snowflake); absent or null for none. */
   auth?: { runAs: RunAsMapping | null };
+  /** Snowflake: statuses from query history, many per statement (default false: monitoring). */
+  snowflakeStatusFromHistory?: boolean;
 }
 
 export interface OpenedWarehouse {
@@ -85,7 +87,7 @@ export async function openWarehouse(config: WarehouseSettings, logger: Logger, h
       );
     }
     const identities = new SnowflakeIdentities(client, config.snowflake.identities ?? new Map(), log);
-    const warehouse = new SnowflakeWarehouse(identities, log, hooks.runAsOf);
+    const warehouse = new SnowflakeWarehouse(identities, log, hooks.runAsOf, { statusFromHistory: config.snowflakeStatusFromHistory ?? false });
     return { warehouse, close: () => warehouse.close(), identities: mapped ? { known: (name) => identities.has(name) } : null };
   }
   const { EngineWarehouse } = await import('./duckdb/engine-warehouse.ts');

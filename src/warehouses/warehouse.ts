@@ -31,6 +31,12 @@ export interface Warehouse {
    */
   status(queryIds: readonly string[]): Promise<Map<string, QueryState>>;
   /**
+   * How many queries one call to the warehouse answers, for the status-check budget: 1 where each
+   * is asked on its own (Snowflake's monitoring endpoint, the default), more where one statement
+   * answers many (Snowflake's status from query history).
+   */
+  readonly statusBatchSize?: number;
+  /**
    * A query started elsewhere, for attachQuery: null when the warehouse does not know the id;
    * `queryText` null when its text is not visible to jobql's role.
    */

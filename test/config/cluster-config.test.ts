@@ -44,3 +44,23 @@ test('on Snowflake with both, the cluster settings are taken; without them, one 
   assert.equal(config.leaseTtlMs, 9000);
   assert.equal(loadConfig({}).cluster, null);
 });
+
+test('concurrent jobs: up to 64 on the embedded DuckDB, up to 10,000 on Snowflake', () => {
+  assert.throws(
+    () => loadConfig({ JOBQL_DATA_DIR: tempDir(), JOBQL_MAX_CONCURRENT_JOBS: '65' }),
+    (error: unknown) => error instanceof ConfigError && /at most 64 on the embedded DuckDB/.test(error.message),
+  );
+  assert.equal(loadConfig({ JOBQL_DATA_DIR: tempDir(), JOBQL_MAX_CONCURRENT_JOBS: '64' }).limits.maxConcurrentJobs, 64);
+  assert.equal(loadConfig({ ...SNOWFLAKE, JOBQL_MAX_CONCURRENT_JOBS: '1000' }).limits.maxConcurrentJobs, 1000);
+  assert.throws(() => loadConfig({ ...SNOWFLAKE, JOBQL_MAX_CONCURRENT_JOBS: '10001' }), ConfigError);
+});
+
+test('status from query history: off by default; on, the poll backoff is a flat half second unless set', () => {
+  const plain = loadConfig(SNOWFLAKE);
+  assert.equal(plain.snowflakeStatusFromHistory, false);
+  assert.deepEqual(plain.pollBackoffMs, [500, 500, 1000, 1500, 2000, 4000, 5000]);
+  const history = loadConfig({ ...SNOWFLAKE, JOBQL_SNOWFLAKE_STATUS_FROM_HISTORY: 'true' });
+  assert.equal(history.snowflakeStatusFromHistory, true);
+  assert.deepEqual(history.pollBackoffMs, [500]);
+  assert.deepEqual(loadConfig({ ...SNOWFLAKE, JOBQL_SNOWFLAKE_STATUS_FROM_HISTORY: 'true', JOBQL_POLL_BACKOFF_MS: '250,1000' }).pollBackoffMs, [250, 1000]);
+});

@@ -72,3 +72,53 @@ test('a change reported before the query is tracked is not lost: it is checked a
     await poller.stop();
   }
 });
+
+test('the budget counts warehouse calls: a warehouse that answers 500 queries a call checks 1,000 with 2', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  for (const [queriesPerCall, expected] of [
+    [1, 2],
+    [500, 1000],
+  ] as const) {
+    const warehouse = scriptedWarehouse();
+    const poller = new Poller({
+      warehouse,
+      backoffMs: [0],
+      maxChecksPerSecond: 2,
+      queriesPerCall,
+      onState: async () => true,
+      onError: (error) => assert.fail(String(error)),
+    });
+    try {
+      for (let i = 0; i < 1000; i++) poller.track(`job-${i}`, `q-${i}`);
+      t.mock.timers.tick(0);
+      assert.equal(warehouse.asked.length, 1, 'one tick');
+      assert.equal(warehouse.asked[0]?.length, expected, `queries checked in the first second with ${queriesPerCall} a call`);
+      await settled();
+    } finally {
+      await poller.stop();
+    }
+  }
+});
+
+test('with calls that answer many queries, jobs due within the first backoff step share a tick', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  for (const [queriesPerCall, expected] of [
+    [1, [['q-a'], ['q-b']]],
+    [500, [['q-a', 'q-b']]],
+  ] as const) {
+    const warehouse = scriptedWarehouse();
+    const poller = new Poller({ warehouse, backoffMs: [500], queriesPerCall, onState: async () => true, onError: (e) => assert.fail(String(e)) });
+    try {
+      poller.track('job-a', 'q-a'); // due at 500 (of the mocked clock, which goes on from the test before)
+      t.mock.timers.tick(200);
+      poller.track('job-b', 'q-b'); // due 200 ms later
+      t.mock.timers.tick(300);
+      await settled();
+      t.mock.timers.tick(200);
+      await settled();
+      assert.deepEqual(warehouse.asked, expected, `${queriesPerCall} a call`);
+    } finally {
+      await poller.stop();
+    }
+  }
+});

@@ -85,6 +85,8 @@ export interface QueryRecord {
   error: { code: string; sqlState: string; message: string } | null;
   connection: DuckDBConnection | null;
   cancelled: boolean;
+  /** Ends a scripted sleep at once (a cancel or timeout). */
+  wake?: () => void;
   /** Why it was stopped: a cancel (000604) or the statement timeout (000630). */
   cancelError: { code: string; sqlState: string; message: string } | null;
   done: Promise<void>;
@@ -111,6 +113,8 @@ export interface SnowflakeDouble {
   requestIds: string[];
   /** Monitoring requests received, by query id. */
   monitoringCalls: Map<string, number>;
+  /** Statements that read INFORMATION_SCHEMA.QUERY_HISTORY (times, texts, batched status). */
+  readonly historyStatements: number;
   /** Every monitoring request: which query, from which login session (one per client), when. */
   monitoringLog: { queryId: string; sessionId: number; at: number }[];
   /** Expire every session token: the next request gets 390112, and renewal works. */
@@ -204,6 +208,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
   const byRequestId = new Map<string, QueryRecord>();
   const requestIds: string[] = [];
   const monitoringCalls = new Map<string, number>();
+  let historyStatements = 0;
   const monitoringLog: SnowflakeDouble['monitoringLog'] = [];
   const faults: Faults = {
     tooManyRequests: 0,
@@ -396,7 +401,16 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       if (faults.slowMs > 0) await sleep(faults.slowMs);
       // A scripted duration: `/* sleep 1500 */` in the SQL runs it 1.5 s longer (cancel stops it).
       const scripted = Number(/\/\*\s*sleep\s+(\d+)\s*\*\//.exec(query.sqlText)?.[1] ?? 0);
-      for (const until = Date.now() + scripted; Date.now() < until && !query.cancelled; ) await sleep(Math.min(20, until - Date.now()));
+      // One timer, which a cancel cuts short: a thousand sleeping queries cost no CPU.
+      if (scripted > 0 && !query.cancelled) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, scripted);
+          query.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       if (faults.neverFinishMarker && query.sqlText.includes(faults.neverFinishMarker)) {
         await new Promise<void>((resolve) => {
           const check = setInterval(() => query.cancelled && (clearInterval(check), resolve()), 20);
@@ -535,9 +549,15 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
       STARTED_MS: (target) => String(target.startTime),
       QUEUED_MS: (target) => String(target.queuedMs),
       ENDED_MS: (target) => (target.endTime ? String(target.endTime) : null),
+      // As QUERY_HISTORY spells them: lower case; a cancelled query is failed_with_error, code 604.
+      EXECUTION_STATUS: (target) => target.status.toLowerCase(),
+      ERROR_CODE: (target) => (target.error ? String(Number(target.error.code)) : null),
+      ERROR_MESSAGE: (target) => target.error?.message ?? null,
     };
+    const TEXT = new Set(['QUERY_TEXT', 'QUERY_ID', 'EXECUTION_STATUS', 'ERROR_CODE', 'ERROR_MESSAGE']);
+    historyStatements += 1;
     query.rowType = names.map((name) =>
-      name === 'QUERY_TEXT' || name === 'QUERY_ID'
+      TEXT.has(name)
         ? { name, type: 'text', scale: 0, nullable: true }
         : { name, type: 'fixed', precision: 38, scale: 0, nullable: true },
     );
@@ -584,6 +604,7 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     if (query.endTime !== 0) return;
     query.cancelled = true;
     query.cancelError ??= reason;
+    query.wake?.();
     query.connection?.interrupt();
   }
 
@@ -817,6 +838,9 @@ export async function startSnowflakeDouble(options: DoubleOptions = {}): Promise
     queries,
     requestIds,
     monitoringCalls,
+    get historyStatements() {
+      return historyStatements;
+    },
     monitoringLog,
     logins,
     expireSessions() {

@@ -48,6 +48,28 @@ const QUERY_TIMES_SQL = (count: number): string =>
   " from table(information_schema.query_history(end_time_range_start => dateadd('hour', -1, current_timestamp()), result_limit => 10000))" +
   ` where query_id in (${Array.from({ length: count }, () => '?').join(', ')})`;
 
+/**
+ * The status of many queries in one statement (JOBQL_SNOWFLAKE_STATUS_FROM_HISTORY): without an
+ * end of the time range the table function lists running queries too. Its execution status is
+ * lower case (`running`, `success`, `failed_with_error`, ...); a cancelled query is
+ * `failed_with_error` with error code 604, as on the monitoring endpoint.
+ */
+const QUERY_STATUS_SQL = (count: number): string =>
+  'select query_id, execution_status, error_code, error_message,' +
+  ' date_part(epoch_millisecond, start_time) as started_ms,' +
+  ' queued_provisioning_time + queued_repair_time + queued_overload_time as queued_ms,' +
+  ' date_part(epoch_millisecond, end_time) as ended_ms' +
+  " from table(information_schema.query_history(end_time_range_start => dateadd('hour', -24, current_timestamp()), result_limit => 10000))" +
+  ` where query_id in (${Array.from({ length: count }, () => '?').join(', ')})`;
+
+/** A query's status as `status` reports it, and from history its times once it ended. */
+export interface QueryStatusAnswer {
+  status: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  times?: QueryTimes;
+}
+
 /** When a query ran by Snowflake's clock: it left the queue at `startedAt`. */
 export interface QueryTimes {
   startedAt: Date;
@@ -150,7 +172,7 @@ export class SnowflakeClient {
    * The status of one query: Snowflake's status name, and for an error status the monitoring
    * record's error code and message. `NO_QUERY_DATA` when Snowflake has no record of it.
    */
-  status(queryId: string): Promise<{ status: string; errorCode: string | null; errorMessage: string | null }> {
+  status(queryId: string): Promise<QueryStatusAnswer> {
     return this.#withConnection(async (connection) => {
       try {
         const status = await connection.getQueryStatusThrowIfError(queryId);
@@ -237,6 +259,39 @@ export class SnowflakeClient {
                 });
               }
               resolve(times);
+            },
+          } as snowflake.StatementOption);
+        }),
+    );
+  }
+
+  /**
+   * The status of many queries in one statement, from query history; a query history does not
+   * list (not yet, or not visible to this identity) is left out.
+   */
+  statuses(queryIds: readonly string[]): Promise<Map<string, QueryStatusAnswer>> {
+    return this.#withConnection(
+      (connection) =>
+        new Promise<Map<string, QueryStatusAnswer>>((resolve, reject) => {
+          connection.execute({
+            sqlText: QUERY_STATUS_SQL(queryIds.length),
+            binds: [...queryIds],
+            rowMode: 'array',
+            complete: (error, _statement, rows) => {
+              if (error) return reject(error);
+              const answers = new Map<string, QueryStatusAnswer>();
+              for (const [queryId, status, code, message, started, queued, ended] of (rows as unknown[][] | undefined) ?? []) {
+                const answer: QueryStatusAnswer = {
+                  status: String(status).toUpperCase(),
+                  errorCode: code === null || code === undefined ? null : String(code).padStart(6, '0'),
+                  errorMessage: message === null || message === undefined ? null : String(message),
+                };
+                if (ended !== null && ended !== undefined) {
+                  answer.times = { startedAt: new Date(Number(started) + Number(queued ?? 0)), endedAt: new Date(Number(ended)) };
+                }
+                answers.set(String(queryId), answer);
+              }
+              resolve(answers);
             },
           } as snowflake.StatementOption);
         }),

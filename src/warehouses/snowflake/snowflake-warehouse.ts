@@ -8,7 +8,7 @@ import type { Download, DownloadFormat } from '../../core/results.ts';
 import { addDmlCounts } from '../dml-counts.ts';
 import type { SubmitRequest, Warehouse } from '../warehouse.ts';
 import type { QueryState, ResultPage } from '../../core/results.ts';
-import { cancelStatement, type SnowflakeClient } from './snowflake-client.ts';
+import { cancelStatement, type QueryStatusAnswer, type SnowflakeClient } from './snowflake-client.ts';
 import type { SnowflakeIdentities } from './snowflake-identities.ts';
 import { driverFailure, jobErrorFromSnowflake, SnowflakeCode } from './snowflake-errors.ts';
 import { statementDownload } from './snowflake-downloads.ts';
@@ -16,6 +16,8 @@ import { columnOf, converterOf, convertRow, type DriverColumn } from './snowflak
 
 /** Status checks in flight at once within one poller tick. */
 const STATUS_CONCURRENCY = 8;
+/** Query ids one query-history status statement asks about (JOBQL_SNOWFLAKE_STATUS_FROM_HISTORY). */
+export const HISTORY_STATUS_BATCH = 500;
 /**
  * Consecutive NO_QUERY_DATA answers before a job is given up: Snowflake's monitoring may not know a
  * query for a moment after it was accepted (the connectors allow NO_DATA 24 times).
@@ -59,15 +61,27 @@ export class SnowflakeWarehouse implements Warehouse {
   readonly #noData = new Map<string, number>();
   readonly #firstSeenRunning = new Map<string, Date>();
   readonly #ends = new Map<string, EndDetails>();
+  readonly #statusFromHistory: boolean;
+  /** Queries one status call answers, for the poller's budget: one monitoring call each, or a batch. */
+  readonly statusBatchSize: number;
 
   /**
    * `runAsOf` finds the identity a query runs as (its job's `runAs`), for a query this process did
-   * not submit: after a restart, or submitted by another instance.
+   * not submit: after a restart, or submitted by another instance. `statusFromHistory`: statuses
+   * from query history, one statement per identity for up to HISTORY_STATUS_BATCH queries, instead
+   * of one monitoring call per query (a statement Snowflake runs, so it is a setting).
    */
-  constructor(identities: SnowflakeIdentities, log: Logger, runAsOf: (queryId: string) => Promise<string | null> = async () => null) {
+  constructor(
+    identities: SnowflakeIdentities,
+    log: Logger,
+    runAsOf: (queryId: string) => Promise<string | null> = async () => null,
+    options: { statusFromHistory?: boolean } = {},
+  ) {
     this.#identities = identities;
     this.#log = log;
     this.#runAsOf = runAsOf;
+    this.#statusFromHistory = options.statusFromHistory ?? false;
+    this.statusBatchSize = this.#statusFromHistory ? HISTORY_STATUS_BATCH : 1;
   }
 
   /** The client of the identity a query runs as. */
@@ -107,12 +121,15 @@ export class SnowflakeWarehouse implements Warehouse {
 
   async status(queryIds: readonly string[]): Promise<Map<string, QueryState>> {
     const states = new Map<string, QueryState>();
+    const answers = this.#statusFromHistory ? await this.#fromHistory(queryIds) : new Map<string, QueryStatusAnswer>();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < queryIds.length) {
         const queryId = queryIds[next++]!;
         try {
-          const state = await this.#statusOf(queryId);
+          // History does not list a query it has not seen yet: the monitoring endpoint answers for it.
+          const answer = answers.get(queryId) ?? (await (await this.#clientOf(queryId)).status(queryId));
+          const state = await this.#stateOf(queryId, answer);
           if (state) states.set(queryId, state);
         } catch (error) {
           // Left out: the poller asks again after its backoff (429s and 5xx included).
@@ -121,8 +138,36 @@ export class SnowflakeWarehouse implements Warehouse {
       }
     };
     await Promise.all(Array.from({ length: Math.min(STATUS_CONCURRENCY, queryIds.length) }, worker));
-    await this.#withSnowflakeTimes(states);
+    const withoutTimes = new Map([...states].filter(([queryId]) => !answers.get(queryId)?.times));
+    await this.#withSnowflakeTimes(withoutTimes);
+    for (const [queryId, state] of withoutTimes) states.set(queryId, state);
     return states;
+  }
+
+  /** Statuses from query history: one statement per identity and batch. A batch that fails is left out. */
+  async #fromHistory(queryIds: readonly string[]): Promise<Map<string, QueryStatusAnswer>> {
+    const byClient = new Map<SnowflakeClient, string[]>();
+    for (const queryId of queryIds) {
+      const client = await this.#clientOf(queryId);
+      byClient.set(client, [...(byClient.get(client) ?? []), queryId]);
+    }
+    const answers = new Map<string, QueryStatusAnswer>();
+    const batches: [SnowflakeClient, string[]][] = [];
+    for (const [client, ids] of byClient) {
+      for (let i = 0; i < ids.length; i += HISTORY_STATUS_BATCH) batches.push([client, ids.slice(i, i + HISTORY_STATUS_BATCH)]);
+    }
+    await Promise.all(
+      batches.map(async ([client, ids]) => {
+        try {
+          for (const [queryId, answer] of await client.statuses(ids)) answers.set(queryId, answer);
+        } catch (error) {
+          this.#log.warn({ queries: ids.length, err: driverFailure(error) }, 'snowflake status from query history failed');
+          // Not asked again one by one (that is the load this mode avoids): the poller asks next tick.
+          for (const queryId of ids) answers.set(queryId, { status: 'NOT_ASKED', errorCode: null, errorMessage: null });
+        }
+      }),
+    );
+    return answers;
   }
 
   /**
@@ -153,8 +198,10 @@ export class SnowflakeWarehouse implements Warehouse {
     );
   }
 
-  async #statusOf(queryId: string): Promise<QueryState | null> {
-    const { status, errorCode, errorMessage } = await (await this.#clientOf(queryId)).status(queryId);
+  /** What a status answer means for the job; null while there is nothing to say yet. */
+  async #stateOf(queryId: string, answer: QueryStatusAnswer): Promise<QueryState | null> {
+    const { status, errorCode, errorMessage, times } = answer;
+    if (status === 'NOT_ASKED') return null;
     if (status === 'NO_QUERY_DATA' || !KNOWN_STATUSES.has(status)) {
       const misses = (this.#noData.get(queryId) ?? 0) + 1;
       this.#noData.set(queryId, misses);
@@ -181,8 +228,20 @@ export class SnowflakeWarehouse implements Warehouse {
     }
     // Until query history gives Snowflake's own times (#withSnowflakeTimes), a query that ran
     // entirely between two polls is taken to have started when its end was seen.
-    const startedAt = this.#firstSeenRunning.get(queryId) ?? new Date();
+    const startedAt = times?.startedAt ?? this.#firstSeenRunning.get(queryId) ?? new Date();
+    const endedAt = times?.endedAt;
     this.#forget(queryId);
+    const state = await this.#endedState(queryId, jobStatus, errorCode, errorMessage, startedAt);
+    return endedAt ? { ...state, endedAt } : state;
+  }
+
+  async #endedState(
+    queryId: string,
+    jobStatus: JobStatus,
+    errorCode: string | null,
+    errorMessage: string | null,
+    startedAt: Date,
+  ): Promise<QueryState> {
     if (jobStatus === 'SUCCESS') {
       const end = await this.#endDetails(queryId);
       return { ...ended('SUCCESS', null), startedAt, dml: end.dml };
