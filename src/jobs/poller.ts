@@ -42,6 +42,8 @@ const PAUSED_RETRY_MS = 250;
 
 /** Early nudges remembered; a query is tracked within milliseconds of its submit returning. */
 const MAX_EARLY_NUDGES = 1000;
+/** How many answers of one tick are applied at once (bounded: each may hold a store connection). */
+const APPLIED_AT_ONCE = 256;
 
 interface Tracked {
   jobId: string;
@@ -233,20 +235,26 @@ export class Poller {
       throw error;
     }
     this.#reportStatusCall(started, due.length, false);
-    for (const [queryId, entry] of due) {
-      let finished = false;
-      try {
-        finished = await this.#options.onState(entry.jobId, states.get(queryId));
-      } catch (error) {
-        this.#options.onError(error);
-      }
-      if (finished) {
-        this.#tracked.delete(queryId);
-      } else if (entry.nudges === nudgesSeen.get(queryId)) {
-        // Not nudged again while we worked: back off.
-        entry.checks += 1;
-        entry.dueAt = Date.now() + this.#delay(entry.checks);
-      }
+    // The answers are applied side by side, a bounded slice at a time: the store can write a
+    // slice's transitions in one commit (a burst of ends is one write, not thousands).
+    for (let i = 0; i < due.length; i += APPLIED_AT_ONCE) {
+      await Promise.all(due.slice(i, i + APPLIED_AT_ONCE).map(([queryId, entry]) => this.#applyOne(queryId, entry, states, nudgesSeen)));
+    }
+  }
+
+  async #applyOne(queryId: string, entry: Tracked, states: Map<string, QueryState>, nudgesSeen: Map<string, number>): Promise<void> {
+    let finished = false;
+    try {
+      finished = await this.#options.onState(entry.jobId, states.get(queryId));
+    } catch (error) {
+      this.#options.onError(error);
+    }
+    if (finished) {
+      this.#tracked.delete(queryId);
+    } else if (entry.nudges === nudgesSeen.get(queryId)) {
+      // Not nudged again while we worked: back off.
+      entry.checks += 1;
+      entry.dueAt = Date.now() + this.#delay(entry.checks);
     }
   }
 

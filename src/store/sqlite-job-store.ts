@@ -114,9 +114,19 @@ const HISTORY = TRANSITIONS_AFTER.replaceAll('$', '?');
 /** A transition's snapshot: the row's columns but the unchanging ones, times in epoch milliseconds as in the row. */
 const snapshotOf = (row: Row): string => JSON.stringify(Object.fromEntries(SNAPSHOT_COLUMNS.map((column) => [column, row[column]])));
 
+/** A write waiting for the next commit (see #moved). */
+interface Move {
+  sql: string;
+  params: SQLInputValue[];
+  resolve: (job: Job | null) => void;
+  reject: (error: unknown) => void;
+}
+
 export class SqliteJobStore implements JobStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  #moves: Move[] = [];
+  #commitSoon: NodeJS.Immediate | null = null;
 
   constructor(file: string) {
     this.#db = new DatabaseSync(file);
@@ -150,25 +160,67 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Runs `write` (a statement that returns the job's new row, or none) and records the transition
-   * it made, in one transaction: a job is never seen in a state its history lacks. Synchronous from
-   * BEGIN to COMMIT, so nothing else on this connection runs in between; IMMEDIATE takes the write
-   * lock first, so another connection's writer waits (busy_timeout) instead of failing the commit.
+   * Runs `sql` (a statement that returns the job's new row, or none) and records the transition it
+   * made, in one transaction with it: a job is never seen in a state its history lacks. The moves
+   * asked for in one turn of the event loop share one commit (a burst of 10,000 job ends is one
+   * write, not 10,000), each in its own savepoint so that one failing undoes only itself; every
+   * promise settles after the commit, so nothing is published before it is durable.
    */
-  #moved(sql: string, ...params: SQLInputValue[]): Job | null {
-    this.#db.exec('BEGIN IMMEDIATE');
+  #moved(sql: string, ...params: SQLInputValue[]): Promise<Job | null> {
+    return new Promise((resolve, reject) => {
+      this.#moves.push({ sql, params, resolve, reject });
+      this.#commitSoon ??= setImmediate(() => this.#commitMoves());
+    });
+  }
+
+  /**
+   * Synchronous from BEGIN to COMMIT, so nothing else on this connection runs in between;
+   * IMMEDIATE takes the write lock first, so another connection's writer waits (busy_timeout)
+   * instead of failing the commit.
+   */
+  #commitMoves(): void {
+    this.#commitSoon = null;
+    const moves = this.#moves;
+    this.#moves = [];
+    if (moves.length === 0) return;
+    const settle: Array<() => void> = [];
     try {
-      const row = this.#prepare(sql).get(...params) as Row | undefined;
-      if (row) {
-        this.#prepare(RECORD_TRANSITION).run(row.id, row.sequence, row.status, row.previous_status, row.status_changed_at, snapshotOf(row));
-        this.#prepare(TRIM_TRANSITIONS).run(row.id, row.sequence - TRANSITIONS_KEPT_PER_JOB);
+      this.#db.exec('BEGIN IMMEDIATE');
+      for (const move of moves) {
+        if (moves.length === 1) {
+          const job = this.#moveOne(move);
+          settle.push(() => move.resolve(job));
+          continue;
+        }
+        this.#prepare('SAVEPOINT move').run();
+        try {
+          const job = this.#moveOne(move);
+          settle.push(() => move.resolve(job));
+        } catch (error) {
+          this.#prepare('ROLLBACK TO move').run();
+          settle.push(() => move.reject(error));
+        }
+        this.#prepare('RELEASE move').run();
       }
       this.#db.exec('COMMIT');
-      return row ? toJob(row) : null;
     } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
+      try {
+        this.#db.exec('ROLLBACK');
+      } catch {
+        // No transaction left to roll back (BEGIN itself failed, or SQLite already rolled back).
+      }
+      for (const move of moves) move.reject(error);
+      return;
     }
+    for (const done of settle) done();
+  }
+
+  #moveOne(move: Move): Job | null {
+    const row = this.#prepare(move.sql).get(...move.params) as Row | undefined;
+    if (!row) return null;
+    this.#prepare(RECORD_TRANSITION).run(row.id, row.sequence, row.status, row.previous_status, row.status_changed_at, snapshotOf(row));
+    this.#prepare(TRIM_TRANSITIONS).run(row.id, row.sequence - TRANSITIONS_KEPT_PER_JOB);
+    return toJob(row);
   }
 
   #all(sql: string, ...params: SQLInputValue[]): Job[] {
@@ -176,7 +228,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const inserted = this.#moved(INSERT, ...newJobValues(job, MILLIS));
+    const inserted = await this.#moved(INSERT, ...newJobValues(job, MILLIS));
     if (inserted) return inserted;
     // Another submission with the same key won the race: its job is the answer.
     const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.owner, job.idempotencyKey) : null;
@@ -403,6 +455,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async close(): Promise<void> {
+    if (this.#commitSoon) {
+      // Writes already asked for are written, not dropped.
+      clearImmediate(this.#commitSoon);
+      this.#commitMoves();
+    }
     if (this.#db.isOpen) this.#db.close();
   }
 }
