@@ -122,3 +122,38 @@ test('with calls that answer many queries, jobs due within the first backoff ste
     }
   }
 });
+
+test("a tick applies its answers side by side, a bounded slice at a time, so the store can write them in one commit", async () => {
+  const warehouse = scriptedWarehouse();
+  let inFlight = 0;
+  let mostAtOnce = 0;
+  let applied = 0;
+  const allApplied = Promise.withResolvers<void>();
+  const poller = new Poller({
+    warehouse,
+    backoffMs: [60_000],
+    onState: async () => {
+      inFlight += 1;
+      mostAtOnce = Math.max(mostAtOnce, inFlight);
+      // A store write that settles on the next turn, as the SQLite store's commit does.
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight -= 1;
+      applied += 1;
+      if (applied === 600) allApplied.resolve();
+      return true;
+    },
+    onError: (error) => assert.fail(String(error)),
+  });
+  try {
+    // 600 queries end at one instant: their nudges make one tick with one status call.
+    for (let i = 0; i < 600; i++) poller.track(`job-${i}`, `q-${i}`);
+    for (let i = 0; i < 600; i++) warehouse.notify(`q-${i}`);
+    await allApplied.promise;
+    await settled();
+    assert.equal(warehouse.asked.length, 1);
+    assert.equal(mostAtOnce, 256, 'side by side, at most a slice (256) at once');
+    assert.equal(poller.trackedCount, 0);
+  } finally {
+    await poller.stop();
+  }
+});
