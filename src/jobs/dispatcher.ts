@@ -47,12 +47,7 @@ export class Dispatcher {
    * the waiting jobs 10,000 times.
    */
   pump(): void {
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
-    if (this.#pumpSoon) return;
-    this.#pumpSoon = setImmediate(() => {
+    this.#pumpSoon ??= setImmediate(() => {
       this.#pumpSoon = null;
       this.#startPump();
     });

@@ -139,8 +139,7 @@ export class Poller {
     entry.nudges += 1;
     // Due now: nothing can be earlier, so no scan of every tracked job for the earliest (a burst
     // of 10,000 ends nudges 10,000 times). A tick in flight reschedules when it ends.
-    if (this.#tick || (this.#timer && this.#timerDueAt <= Math.max(Date.now(), this.#budgetWaitUntil))) return;
-    this.#arm(this.#budgetWaitUntil);
+    if (!this.#tick) this.#arm(Math.max(Date.now(), this.#budgetWaitUntil));
   }
 
   async stop(): Promise<void> {

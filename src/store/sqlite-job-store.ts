@@ -186,21 +186,19 @@ export class SqliteJobStore implements JobStore {
     const settle: Array<() => void> = [];
     try {
       this.#db.exec('BEGIN IMMEDIATE');
+      // A write alone is its transaction: it needs no savepoint of its own.
+      const savepoints = moves.length > 1;
       for (const move of moves) {
-        if (moves.length === 1) {
-          const job = this.#moveOne(move);
-          settle.push(() => move.resolve(job));
-          continue;
-        }
-        this.#prepare('SAVEPOINT move').run();
+        if (savepoints) this.#prepare('SAVEPOINT move').run();
         try {
           const job = this.#moveOne(move);
           settle.push(() => move.resolve(job));
         } catch (error) {
+          if (!savepoints) throw error;
           this.#prepare('ROLLBACK TO move').run();
           settle.push(() => move.reject(error));
         }
-        this.#prepare('RELEASE move').run();
+        if (savepoints) this.#prepare('RELEASE move').run();
       }
       this.#db.exec('COMMIT');
     } catch (error) {

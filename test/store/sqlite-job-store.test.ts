@@ -29,22 +29,25 @@ jobStoreContract('SqliteJobStore', async () => {
   };
 });
 
+/** A job to insert; `id` makes it distinct. */
+const aJob = (id: string): NewJob => ({
+  id,
+  owner: 'alice',
+  idempotencyKey: null,
+  queryText: 'SELECT 1',
+  bindings: [],
+  tag: null,
+  timeoutSeconds: null,
+  statementCount: 1,
+  submittedAt: new Date(Date.UTC(2030, 0, 1)),
+});
+
 test('a database from before the history (version 5): its jobs have none, their next transitions are kept', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'jobql-store-'));
   const file = path.join(dir, 'jobs.sqlite');
   try {
     const first = new SqliteJobStore(file);
-    const job = await first.insert({
-      id: 'job-old',
-      owner: 'alice',
-      idempotencyKey: null,
-      queryText: 'SELECT 1',
-      bindings: [],
-      tag: null,
-      timeoutSeconds: null,
-      statementCount: 1,
-      submittedAt: new Date(Date.UTC(2030, 0, 1)),
-    });
+    const job = await first.insert(aJob('job-old'));
     assert.ok(await first.transition(job.id, 1, 'RUNNING', new Date(Date.UTC(2030, 0, 1, 0, 0, 1)), {}));
     await first.close();
     // Version 5 is version 9 without the history table (6), the watch and webhook columns (7),
@@ -96,19 +99,6 @@ test("admission, the lease scan and recovery read unfinished jobs only, not a pr
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-});
-
-/** A job to insert; `id` makes it distinct. */
-const aJob = (id: string): NewJob => ({
-  id,
-  owner: 'alice',
-  idempotencyKey: null,
-  queryText: 'SELECT 1',
-  bindings: [],
-  tag: null,
-  timeoutSeconds: null,
-  statementCount: 1,
-  submittedAt: new Date(Date.UTC(2030, 0, 1)),
 });
 
 /** WAL frames written since the last truncating checkpoint (page size 4096: 24-byte frame headers). */
